@@ -1,0 +1,43 @@
+"""Backbones, inflation, the re-ID head and the model registry."""
+
+from strf_core.models.head import ReIDHead, ReIDOutput
+from strf_core.models.inflate import inflate_state_dict, load_2d_weights
+from strf_core.models.registry import (
+    build_model,
+    c2d_resnet50,
+    c2d_resnet_tiny,
+    count_parameters,
+    i3d_resnet50,
+    i3d_resnet_tiny,
+    list_models,
+    p3da_resnet50,
+    p3da_resnet_tiny,
+    p3db_resnet50,
+    p3db_resnet_tiny,
+    p3dc_resnet50,
+    p3dc_resnet_tiny,
+)
+from strf_core.models.resnet3d import TEMPORAL_KINDS, Bottleneck3D, ResNet3D
+
+__all__ = [
+    "TEMPORAL_KINDS",
+    "Bottleneck3D",
+    "ReIDHead",
+    "ReIDOutput",
+    "ResNet3D",
+    "build_model",
+    "c2d_resnet50",
+    "c2d_resnet_tiny",
+    "count_parameters",
+    "i3d_resnet50",
+    "i3d_resnet_tiny",
+    "inflate_state_dict",
+    "list_models",
+    "load_2d_weights",
+    "p3da_resnet50",
+    "p3da_resnet_tiny",
+    "p3db_resnet50",
+    "p3db_resnet_tiny",
+    "p3dc_resnet50",
+    "p3dc_resnet_tiny",
+]

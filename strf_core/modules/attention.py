@@ -1,0 +1,88 @@
+"""The factorized attention mask (FAM) product of eq. 1 and 3, in two interchangeable forms.
+
+Given the reduced, pooled features ``T`` of one branch and the un-reduced input ``f_hat``::
+
+    C   = kappa * T^T T                  (N, L, L)   L = H*W positions, symmetric
+    M   = softmax(C, dim=-2)             columns sum to 1 (softmax over source positions)
+    out = f_hat @ M                      (N, Dv, L)  out[:, :, j] = sum_i f_hat[:, :, i] M[i, j]
+
+Because ``C`` is symmetric, ``out^T = softmax(kappa * Q K^T, dim=-1) V`` with ``Q = K = T^T`` and
+``V = f_hat^T``: exactly scaled-dot-product attention with ``scale = kappa``. The fused path calls
+:func:`torch.nn.functional.scaled_dot_product_attention`, which picks a kernel per device (see the
+README's benchmark for which one runs where); the explicit path materialises ``M``.
+
+Numerics: the logits are formed in float32 (explicit path) or inside the attention kernel. In
+float16 the dot-product logits of large activations overflow (65504 is the largest half), so a
+float16 product with un-normalised keys is run in float32; bfloat16 has float32's range.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def attention_mask(keys: Tensor, *, kappa: float) -> Tensor:
+    """The mask ``M = softmax(kappa * T^T T, dim=-2)``, in float32.
+
+    Args:
+        keys: ``T``, the reduced and pooled features of a branch.
+        kappa: temperature of eq. 3.
+
+    Returns:
+        The mask; each column ``M[:, :, j]`` is a distribution over source positions ``i``.
+
+    Shape:
+        keys: ``(N, Dk, L)``. Returns: ``(N, L, L)``.
+    """
+    keys = keys.float()
+    with torch.autocast(keys.device.type, enabled=False):
+        logits = kappa * keys.transpose(1, 2) @ keys  # (N, L, L)
+        return torch.softmax(logits, dim=-2)
+
+
+def factorized_attention(
+    keys: Tensor,
+    values: Tensor,
+    *,
+    kappa: float,
+    fused: bool = True,
+    exact_logits: bool = False,
+) -> Tensor:
+    """Apply the factorized attention mask of ``keys`` to ``values`` (eq. 1).
+
+    Args:
+        keys: ``T``, the reduced and pooled features (already L2-normalised for cosine similarity).
+        values: ``f_hat``, the un-reduced input reshaped to ``(N, C*T, H*W)``.
+        kappa: temperature of eq. 3.
+        fused: use ``scaled_dot_product_attention`` (default) instead of materialising the mask.
+        exact_logits: the keys are not normalised (dot similarity); a float16 product then runs in
+            float32 so that the logits cannot overflow.
+
+    Returns:
+        ``values @ M``, in the dtype of ``values``.
+
+    Shape:
+        keys: ``(N, Dk, L)``; values: ``(N, Dv, L)``. Returns: ``(N, Dv, L)``.
+    """
+    if keys.shape[0] != values.shape[0] or keys.shape[-1] != values.shape[-1]:
+        raise ValueError(
+            f"keys {tuple(keys.shape)} and values {tuple(values.shape)} must share batch and "
+            "position dimensions"
+        )
+    out_dtype = values.dtype
+    work_dtype = values.dtype
+    if work_dtype == torch.float16 and exact_logits:
+        work_dtype = torch.float32
+    device_type = values.device.type
+    with torch.autocast(device_type, enabled=False):
+        if fused:
+            q = keys.to(work_dtype).transpose(1, 2).unsqueeze(1)  # (N, 1, L, Dk)
+            v = values.to(work_dtype).transpose(1, 2).unsqueeze(1)  # (N, 1, L, Dv)
+            out = F.scaled_dot_product_attention(q, q, v, scale=kappa)  # (N, 1, L, Dv)
+            out = out.squeeze(1).transpose(1, 2)  # (N, Dv, L)
+        else:
+            mask = attention_mask(keys, kappa=kappa).to(work_dtype)  # (N, L, L)
+            out = values.to(work_dtype) @ mask  # (N, Dv, L)
+    return out.to(out_dtype)
