@@ -90,8 +90,8 @@ def test_output_is_convex_combination_of_input_positions():
 def test_fused_and_explicit_paths_agree_forward_and_backward(similarity, shape):
     x = torch.randn(*shape, generator=torch.Generator().manual_seed(1)) * 0.2
     outs, grads = [], []
-    for fused in (True, False):
-        unit = _unit(similarity=similarity, fused=fused)
+    for attention in ("fused", "explicit"):
+        unit = _unit(similarity=similarity, attention=attention)
         xi = x.clone().requires_grad_()
         out = unit(xi)
         out.pow(2).sum().backward()
@@ -193,6 +193,7 @@ def test_structure_and_parameter_count():
         ({"r_coarse": 2}, "r_coarse"),
         ({"branches": ("t_fast",)}, "t_fast"),
         ({"reduction": 5}, "multiple of reduction"),
+        ({"attention": "flash"}, "attention"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):
@@ -209,9 +210,9 @@ def test_bad_input_shape_is_named():
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("similarity", ["dot", "cosine"])
-@pytest.mark.parametrize("fused", [True, False])
-def test_autocast_has_no_nan_or_inf_for_large_activations(dtype, similarity, fused):
-    unit = _unit(similarity=similarity, fused=fused)
+@pytest.mark.parametrize("attention", ["fused", "explicit"])
+def test_autocast_has_no_nan_or_inf_for_large_activations(dtype, similarity, attention):
+    unit = _unit(similarity=similarity, attention=attention)
     x = (_clip() * 1e3).requires_grad_()
     with torch.autocast("cpu", dtype=dtype):
         out = unit(x.to(dtype))
@@ -275,3 +276,23 @@ def test_active_branches_is_thread_safe_on_one_shared_unit():
             with active_branches("t_static"):
                 assert unit.active_branch_names() == ("t_static",)
             assert unit.active_branch_names() == ("s_fine",)
+
+
+def test_auto_attention_is_fused_on_cuda_and_explicit_elsewhere():
+    from strf_core.modules.attention import use_fused
+
+    assert use_fused("auto", torch.device("cuda")) and not use_fused("auto", torch.device("cpu"))
+    assert use_fused("fused", torch.device("cpu")) and not use_fused(
+        "explicit", torch.device("cuda")
+    )
+    with pytest.raises(ValueError, match="attention must be one of"):
+        use_fused("sdpa", torch.device("cpu"))
+
+
+def test_explicit_path_shares_one_product_per_factorization():
+    """The summed-mask product equals the sum of the per-branch products (eq. 5 and 7)."""
+    unit = _unit(attention="explicit", integration="parallel", residual=False)
+    x = _clip()
+    with torch.no_grad():
+        per_branch = sum(branch(x) for branch in unit.branches.values())
+        torch.testing.assert_close(unit(x), per_branch)

@@ -1,4 +1,4 @@
-"""The factorized attention mask (FAM) product of eq. 1 and 3, in two interchangeable forms.
+"""The factorized attention mask (FAM) product of eq. 1 and 3, fused or explicit.
 
 Given the reduced, pooled features ``T`` of one branch and the un-reduced input ``f_hat``::
 
@@ -8,8 +8,13 @@ Given the reduced, pooled features ``T`` of one branch and the un-reduced input 
 
 Because ``C`` is symmetric, ``out^T = softmax(kappa * Q K^T, dim=-1) V`` with ``Q = K = T^T`` and
 ``V = f_hat^T``: exactly scaled-dot-product attention with ``scale = kappa``. The fused path calls
-:func:`torch.nn.functional.scaled_dot_product_attention`, which picks a kernel per device (see the
-README's benchmark for which one runs where); the explicit path materialises ``M``.
+:func:`torch.nn.functional.scaled_dot_product_attention`; the explicit path materialises ``M``.
+
+Which path runs (``attention=``): ``"fused"`` always calls SDPA; ``"explicit"`` never does;
+``"auto"`` (the default) calls SDPA on CUDA, whose memory-efficient kernel accepts keys narrower
+than values and keeps no ``L x L`` matrix, and the explicit product elsewhere: on the CPU no fused
+SDPA kernel accepts ``Dk != Dv``, so SDPA runs its math kernel, which is slower and saves more than
+the explicit product (``bench/strf_overhead.py`` measures both).
 
 Numerics: the logits are formed in float32 (explicit path) or inside the attention kernel. In
 float16 the dot-product logits of large activations overflow (65504 is the largest half), so a
@@ -21,6 +26,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+ATTENTION_PATHS = ("auto", "fused", "explicit")
+
+
+def use_fused(attention: str, device: torch.device) -> bool:
+    """Whether the ``attention`` setting runs SDPA on ``device``."""
+    if attention not in ATTENTION_PATHS:
+        raise ValueError(f"attention must be one of {ATTENTION_PATHS}, got {attention!r}")
+    return attention == "fused" or (attention == "auto" and device.type == "cuda")
 
 
 def attention_mask(keys: Tensor, *, kappa: float) -> Tensor:
@@ -40,6 +54,22 @@ def attention_mask(keys: Tensor, *, kappa: float) -> Tensor:
     with torch.autocast(keys.device.type, enabled=False):
         logits = kappa * keys.transpose(1, 2) @ keys  # (N, L, L)
         return torch.softmax(logits, dim=-2)
+
+
+def apply_mask(values: Tensor, mask: Tensor, *, exact_logits: bool = False) -> Tensor:
+    """``values @ mask`` in the dtype of ``values`` (float32 for float16 with ``exact_logits``).
+
+    Shape:
+        values: ``(N, Dv, L)``; mask: ``(N, L, L)``. Returns: ``(N, Dv, L)``.
+    """
+    work_dtype = _work_dtype(values.dtype, exact_logits)
+    with torch.autocast(values.device.type, enabled=False):
+        out = values.to(work_dtype) @ mask.to(work_dtype)
+    return out.to(values.dtype)
+
+
+def _work_dtype(dtype: torch.dtype, exact_logits: bool) -> torch.dtype:
+    return torch.float32 if dtype == torch.float16 and exact_logits else dtype
 
 
 def factorized_attention(
@@ -71,18 +101,11 @@ def factorized_attention(
             f"keys {tuple(keys.shape)} and values {tuple(values.shape)} must share batch and "
             "position dimensions"
         )
-    out_dtype = values.dtype
-    work_dtype = values.dtype
-    if work_dtype == torch.float16 and exact_logits:
-        work_dtype = torch.float32
-    device_type = values.device.type
-    with torch.autocast(device_type, enabled=False):
-        if fused:
-            q = keys.to(work_dtype).transpose(1, 2).unsqueeze(1)  # (N, 1, L, Dk)
-            v = values.to(work_dtype).transpose(1, 2).unsqueeze(1)  # (N, 1, L, Dv)
-            out = F.scaled_dot_product_attention(q, q, v, scale=kappa)  # (N, 1, L, Dv)
-            out = out.squeeze(1).transpose(1, 2)  # (N, Dv, L)
-        else:
-            mask = attention_mask(keys, kappa=kappa).to(work_dtype)  # (N, L, L)
-            out = values.to(work_dtype) @ mask  # (N, Dv, L)
-    return out.to(out_dtype)
+    if not fused:
+        return apply_mask(values, attention_mask(keys, kappa=kappa), exact_logits=exact_logits)
+    work_dtype = _work_dtype(values.dtype, exact_logits)
+    with torch.autocast(values.device.type, enabled=False):
+        q = keys.to(work_dtype).transpose(1, 2).unsqueeze(1)  # (N, 1, L, Dk)
+        v = values.to(work_dtype).transpose(1, 2).unsqueeze(1)  # (N, 1, L, Dv)
+        out = F.scaled_dot_product_attention(q, q, v, scale=kappa)  # (N, 1, L, Dv)
+    return out.squeeze(1).transpose(1, 2).to(values.dtype)  # (N, Dv, L)

@@ -14,6 +14,9 @@
 
 Every mask relates the H*W spatial positions, with time folded into the feature dimension: the
 temporal branches differ from the spatial ones in pooling the keys over time.
+
+On the explicit path the branches of one factorization share a single product with their summed
+masks, ``x_hat @ M_1 + x_hat @ M_2 = x_hat @ (M_1 + M_2)``: the same result for half the work.
 """
 
 from __future__ import annotations
@@ -22,7 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from strf_core.modules.attention import attention_mask, factorized_attention
+from strf_core.modules.attention import (
+    ATTENTION_PATHS,
+    apply_mask,
+    attention_mask,
+    factorized_attention,
+    use_fused,
+)
 from strf_core.modules.switches import (
     BRANCH_NAMES,
     SPATIAL_BRANCHES,
@@ -47,7 +56,8 @@ class FactorizedBranch(nn.Module):
         pool: ``"max"`` or ``"avg"``.
         kappa: temperature of eq. 3.
         similarity: ``"dot"`` (eq. 3 as written) or ``"cosine"`` (keys L2-normalised per position).
-        fused: mask product through ``scaled_dot_product_attention``.
+        attention: ``"auto"``, ``"fused"`` or ``"explicit"`` mask product (see
+            :mod:`strf_core.modules.attention`).
 
     Shape:
         ``(N, C, T, H, W) -> (N, C, T, H, W)``
@@ -62,7 +72,7 @@ class FactorizedBranch(nn.Module):
         pool: str = "max",
         kappa: float = 4.0,
         similarity: str = "cosine",
-        fused: bool = True,
+        attention: str = "auto",
     ) -> None:
         super().__init__()
         self.reduce = nn.Conv3d(channels, reduced_channels, kernel_size=1, bias=False)
@@ -76,7 +86,7 @@ class FactorizedBranch(nn.Module):
             )
         self.kappa = kappa
         self.similarity = similarity
-        self.fused = fused
+        self.attention = attention
 
     def keys(self, x: Tensor) -> Tensor:
         """``T = G(H(x))``, ``(N, C/n*T, HW)``, float32; unit-norm per position for cosine."""
@@ -91,16 +101,20 @@ class FactorizedBranch(nn.Module):
         return attention_mask(self.keys(x), kappa=self.kappa)
 
     def forward(self, x: Tensor) -> Tensor:
-        n, c, t, h, w = x.shape
-        values = x.reshape(n, c * t, h * w)  # (N, C*T, HW): f_hat, the un-reduced input
         out = factorized_attention(
             self.keys(x),
-            values,
+            _flatten_values(x),
             kappa=self.kappa,
-            fused=self.fused,
+            fused=use_fused(self.attention, x.device),
             exact_logits=self.similarity == "dot",
         )  # (N, C*T, HW)
-        return out.reshape(n, c, t, h, w)
+        return out.reshape(x.shape)
+
+
+def _flatten_values(x: Tensor) -> Tensor:
+    """``f_hat``, the un-reduced input: ``(N, C, T, H, W) -> (N, C*T, H*W)``."""
+    n, c, t, h, w = x.shape
+    return x.reshape(n, c * t, h * w)
 
 
 class STRF(nn.Module):
@@ -118,7 +132,9 @@ class STRF(nn.Module):
         residual: ``x + gamma * STRF(x)`` with ``gamma`` initialised to 0; ``False`` gives the
             literal replacement ``STRF(x)``.
         branches: the branches built (Table 4 trains with subsets); the others do not exist.
-        fused: mask product through ``scaled_dot_product_attention`` (default) or explicit.
+        attention: mask product through ``scaled_dot_product_attention`` (``"fused"``), explicitly
+            (``"explicit"``), or ``"auto"``: fused on CUDA, explicit on the CPU, where no fused
+            kernel takes keys narrower than values (see :mod:`strf_core.modules.attention`).
 
     Shape:
         ``(N, C, T, H, W) -> (N, C, T, H, W)``
@@ -142,12 +158,13 @@ class STRF(nn.Module):
         similarity: str = "cosine",
         residual: bool = True,
         branches: tuple[str, ...] = BRANCH_NAMES,
-        fused: bool = True,
+        attention: str = "auto",
     ) -> None:
         super().__init__()
         _check_choice("integration", integration, INTEGRATIONS)
         _check_choice("pool", pool, POOLS)
         _check_choice("similarity", similarity, SIMILARITIES)
+        _check_choice("attention", attention, ATTENTION_PATHS)
         for name, r in (("r_fine", r_fine), ("r_coarse", r_coarse)):
             if r < 1 or r % 2 == 0:
                 raise ValueError(f"{name} must be a positive odd size for 'same' padding, got {r}")
@@ -162,6 +179,8 @@ class STRF(nn.Module):
         }
         self.channels = channels
         self.integration = integration
+        self.attention = attention
+        self.exact_logits = similarity == "dot"
         self.branches = nn.ModuleDict(
             {
                 name: FactorizedBranch(
@@ -171,7 +190,7 @@ class STRF(nn.Module):
                     pool=pool,
                     kappa=kappa,
                     similarity=similarity,
-                    fused=fused,
+                    attention=attention,
                 )
                 for name in BRANCH_NAMES
                 if name in branches
@@ -188,10 +207,15 @@ class STRF(nn.Module):
         """Sum of the named branches on ``x``; ``x`` itself when none is active (skipped)."""
         if not names:
             return x
-        out = self.branches[names[0]](x)
+        if use_fused(self.attention, x.device):
+            out = self.branches[names[0]](x)
+            for name in names[1:]:
+                out = out + self.branches[name](x)
+            return out
+        mask = self.branches[names[0]].mask(x)  # (N, HW, HW)
         for name in names[1:]:
-            out = out + self.branches[name](x)
-        return out
+            mask = mask + self.branches[name].mask(x)
+        return apply_mask(_flatten_values(x), mask, exact_logits=self.exact_logits).reshape(x.shape)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 5 or x.shape[1] != self.channels:
@@ -216,7 +240,8 @@ class STRF(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"{self.channels}, integration={self.integration!r}, residual={self.gamma is not None}"
+            f"{self.channels}, integration={self.integration!r}, attention={self.attention!r}, "
+            f"residual={self.gamma is not None}"
         )
 
 
