@@ -8,7 +8,7 @@ empty context: switches set in one thread are invisible to the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -21,7 +21,7 @@ SPATIAL_BRANCHES: tuple[str, ...] = ("s_fine", "s_coarse")
 _active: ContextVar[frozenset[str] | None] = ContextVar("strf_active_branches", default=None)
 
 
-def check_branch_names(names: Iterator[str] | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+def check_branch_names(names: Iterable[str]) -> tuple[str, ...]:
     """Return ``names`` as a tuple, or raise ``ValueError`` naming the unknown ones."""
     names = tuple(names)
     unknown = [n for n in names if n not in BRANCH_NAMES]
