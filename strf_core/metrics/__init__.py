@@ -1,0 +1,19 @@
+"""Re-ID metrics: CMC, mAP, distances."""
+
+from strf_core.metrics.distance import cosine_distance
+from strf_core.metrics.rank import (
+    QueryResults,
+    aggregate_splits,
+    evaluate_rank,
+    rank_queries,
+    summarize,
+)
+
+__all__ = [
+    "QueryResults",
+    "aggregate_splits",
+    "cosine_distance",
+    "evaluate_rank",
+    "rank_queries",
+    "summarize",
+]
