@@ -1,0 +1,139 @@
+"""Checkpoints that survive interruption: safetensors weights, training state, the config.
+
+A checkpoint is a directory::
+
+    last/                  (or best/)
+      model.safetensors    the model's state dict (parameters and buffers)
+      state.pt             optimizer, scheduler, epoch, step, RNG states, metrics
+      config.yaml          the run's configuration
+
+It is written into ``<name>.tmp/`` first and then swapped in with renames, so a crash leaves
+either the previous checkpoint or the new one (``<name>.old/`` is picked up if the crash came
+between the two renames).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+WEIGHTS = "model.safetensors"
+STATE = "state.pt"
+CONFIG = "config.yaml"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is missing, incomplete or does not fit the model."""
+
+
+@dataclass
+class TrainingState:
+    """What besides the weights a run needs to continue exactly."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps completed
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    scheduler: dict[str, Any] = field(default_factory=dict)
+    rng: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    best_score: float = float("-inf")
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy, torch (and CUDA) generator states, as tensors and plain types only (so
+    that ``state.pt`` loads with ``weights_only=True``)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _fsync_files(path: Path) -> None:
+    """Flush the files of ``path`` to disk before the renames make them the checkpoint."""
+    for file in path.iterdir():
+        with open(file, "rb") as f:
+            os.fsync(f.fileno())
+
+
+def save_checkpoint(
+    directory: str | Path, model: nn.Module, state: TrainingState, config_yaml: str
+) -> Path:
+    """Write a checkpoint directory atomically and return its path."""
+    directory = Path(directory)
+    tmp = directory.with_name(directory.name + ".tmp")
+    old = directory.with_name(directory.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(weights, tmp / WEIGHTS)
+    torch.save(state.__dict__, tmp / STATE)
+    (tmp / CONFIG).write_text(config_yaml)
+    _fsync_files(tmp)
+    shutil.rmtree(old, ignore_errors=True)
+    if directory.exists():
+        directory.rename(old)
+    tmp.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)
+    return directory
+
+
+def resolve_checkpoint(directory: str | Path) -> Path:
+    """The complete checkpoint at ``directory``, or its ``.old`` twin after an interrupted swap."""
+    directory = Path(directory)
+    for candidate in (directory, directory.with_name(directory.name + ".old")):
+        if all((candidate / name).is_file() for name in (WEIGHTS, STATE, CONFIG)):
+            return candidate
+    missing = [n for n in (WEIGHTS, STATE, CONFIG) if not (directory / n).is_file()]
+    raise CheckpointError(f"no complete checkpoint at {directory} (missing {', '.join(missing)})")
+
+
+def load_weights(model: nn.Module, directory: str | Path) -> nn.Module:
+    """Load ``model.safetensors`` into ``model``; a mismatch names the offending tensors."""
+    path = resolve_checkpoint(directory) / WEIGHTS
+    weights = load_file(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    wrong = [k for k in expected if k in weights and weights[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}")
+        if wrong:
+            k = wrong[0]
+            parts.append(
+                f"{k} is {tuple(weights[k].shape)} in the file, {tuple(expected[k].shape)} here"
+            )
+        raise CheckpointError(f"{path} does not match the model: " + "; ".join(parts))
+    model.load_state_dict(weights)
+    return model
+
+
+def load_training_state(directory: str | Path) -> TrainingState:
+    path = resolve_checkpoint(directory) / STATE
+    return TrainingState(**torch.load(path, map_location="cpu", weights_only=True))
