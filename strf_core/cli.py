@@ -1,6 +1,7 @@
 """The ``strf`` command line.
 
-Subcommands: ``models``; later issues add synth, train, evaluate, benchmark and ablate.
+Subcommands: ``models`` (registered models and parameter counts), ``data check`` (validate a
+dataset folder and print its split statistics).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from strf_core.data.datasets import add_data_parser
 from strf_core.models import build_model, count_parameters, list_models
 
 
@@ -39,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--filter", default="", help="only models whose name contains this")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_models)
+    add_data_parser(sub)
     return parser
 
 

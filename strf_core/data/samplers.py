@@ -1,0 +1,209 @@
+"""P x K identity sampling for the batch-hard triplet loss (SPEC section 3: 8 ids x 4 tracklets).
+
+One epoch visits every identity at least once, as AP3D's ``RandomIdentitySampler`` does (so
+"240 epochs" and the lr steps at 60/120/180 mean the same amount of training as there):
+
+::
+
+    identities in a random order      [17, 3, 42, 8, | 25, 1, 30, 11, | 5, 9]
+    cut into groups of P              ^ batch 0       ^ batch 1       ^ batch 2 (short)
+    the last group is topped up with identities it does not hold yet: [5, 9, 33, 12]
+    each identity brings K of its tracklets, drawn without replacement when it has K or more,
+    with replacement otherwise
+    batch = P * K tracklet indices, identity by identity: [a0 a1 a2 a3 b0 b1 b2 b3 ...]
+
+Epoch ``e`` draws from ``numpy.random.default_rng([seed, e])`` alone, so it is the same batches
+on every rank, in every process and after a restart; each rank then takes every
+``world_size``-th batch (more batches of fresh random identities are added until the count
+divides ``world_size``, so every rank runs the same number of steps).
+
+With ``with_seeds=True`` every index comes with a seed for the random draws of that clip (frames,
+flip, erasing) as a :class:`SampleKey`; ``ClipDataset`` takes those, which is what makes a
+seeded run give the same batches with any number of DataLoader workers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+from torch.utils.data import Sampler
+
+_SEED_BOUND = 2**63
+
+
+class SampleKey(NamedTuple):
+    """A dataset index with the seed of its clip's random draws.
+
+    Attributes:
+        index: position in the dataset (the tracklet list).
+        seed: seed of the ``numpy.random.Generator`` for this one sample.
+    """
+
+    index: int
+    seed: int
+
+
+class IdentityBatchSampler(Sampler[list]):
+    """Batches of ``batch_p`` distinct identities with ``batch_k`` tracklets each.
+
+    Use it as a DataLoader's ``batch_sampler``; :class:`IdentitySampler` yields the same indices
+    one by one for ``sampler=`` with ``batch_size = batch_p * batch_k``.
+
+    Args:
+        pids: identity of each dataset item, e.g. ``[t.pid for t in tracklets]``.
+        batch_p: identities per batch (P).
+        batch_k: tracklets per identity (K).
+        seed: seed of every epoch's draws.
+        rank: this process's rank in distributed training.
+        world_size: number of processes; each takes every ``world_size``-th batch.
+        with_seeds: yield :class:`SampleKey` (index and clip seed) instead of plain indices.
+
+    Raises:
+        ValueError: ``batch_p`` is more than the number of identities, or an argument is out of
+            range.
+
+    Example::
+
+        sampler = IdentityBatchSampler([t.pid for t in train], batch_p=8, batch_k=4, seed=1)
+        loader = DataLoader(dataset, batch_sampler=sampler, num_workers=2)
+        for epoch in range(240):
+            sampler.set_epoch(epoch)  # optional: each pass otherwise moves on to the next epoch
+            for clips, pids, camids in loader: ...
+    """
+
+    def __init__(
+        self,
+        pids: Sequence[int],
+        *,
+        batch_p: int = 8,
+        batch_k: int = 4,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        with_seeds: bool = False,
+    ) -> None:
+        super().__init__()
+        if batch_p < 1 or batch_k < 1:
+            raise ValueError(f"batch_p and batch_k must be >= 1, got {batch_p} and {batch_k}")
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise ValueError(f"need 0 <= rank < world_size, got rank={rank} of {world_size}")
+        by_pid: dict[int, list[int]] = {}
+        for index, pid in enumerate(pids):
+            by_pid.setdefault(int(pid), []).append(index)
+        if len(by_pid) < batch_p:
+            raise ValueError(
+                f"batch_p={batch_p} distinct identities per batch (P x K = {batch_p} x {batch_k}) "
+                f"but the data has only {len(by_pid)} identities ({len(pids)} tracklets): "
+                f"lower batch_p or use more identities"
+            )
+        self.identities = sorted(by_pid)
+        self._members = [np.asarray(by_pid[pid], dtype=np.int64) for pid in self.identities]
+        self.batch_p, self.batch_k = batch_p, batch_k
+        self.seed, self.rank, self.world_size = seed, rank, world_size
+        self.with_seeds = with_seeds
+        self.epoch = 0
+        self._start_batch = 0
+
+    @property
+    def batch_size(self) -> int:
+        return self.batch_p * self.batch_k
+
+    @property
+    def num_identities(self) -> int:
+        return len(self.identities)
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        """Make the next pass draw epoch ``epoch`` (the DistributedSampler convention).
+
+        Args:
+            epoch: the epoch to draw.
+            start_batch: skip the epoch's first ``start_batch`` batches of this rank in the next
+                pass only, to resume a run mid-epoch with exactly the batches (and, with
+                ``with_seeds``, the clips) it would have seen.
+        """
+        if start_batch < 0:
+            raise ValueError(f"start_batch must be >= 0, got {start_batch}")
+        self.epoch, self._start_batch = epoch, start_batch
+
+    def __len__(self) -> int:
+        """Batches per epoch on this rank: ``ceil(ceil(identities / P) / world_size)``.
+
+        The whole epoch's count, also for a pass resumed with ``start_batch``.
+        """
+        return math.ceil(math.ceil(self.num_identities / self.batch_p) / self.world_size)
+
+    def epoch_batches(self, epoch: int) -> list[list[int]] | list[list[SampleKey]]:
+        """The batches of ``epoch`` on this rank; a pure function of the seed and ``epoch``."""
+        rng = np.random.default_rng([self.seed, epoch])
+        groups = self._identity_groups(rng)
+        batches = [self._tracklets(group, rng) for group in groups]
+        if self.with_seeds:
+            # Drawn for every batch of every rank, so a clip's seed does not depend on the rank.
+            seeds = rng.integers(_SEED_BOUND, size=(len(batches), self.batch_size))
+            keyed = [
+                [SampleKey(int(i), int(s)) for i, s in zip(batch, row, strict=True)]
+                for batch, row in zip(batches, seeds, strict=True)
+            ]
+            return keyed[self.rank :: self.world_size]
+        return [[int(i) for i in batch] for batch in batches[self.rank :: self.world_size]]
+
+    def __iter__(self) -> Iterator[list[int]] | Iterator[list[SampleKey]]:
+        # Advance by itself so that forgetting set_epoch still gives a fresh epoch each pass. A
+        # generator, so that the epoch advances on the first batch taken, not on iter(): a
+        # DataLoader with workers calls iter() twice on its first pass and drops one iterator.
+        epoch, start = self.epoch, self._start_batch
+        self.epoch, self._start_batch = epoch + 1, 0
+        yield from self.epoch_batches(epoch)[start:]
+
+    def _identity_groups(self, rng: np.random.Generator) -> list[np.ndarray]:
+        """Groups of P distinct identity positions covering every identity once, plus top-ups."""
+        n, p = self.num_identities, self.batch_p
+        order = rng.permutation(n)
+        groups = [order[i : i + p] for i in range(0, n, p)]
+        if len(groups[-1]) < p:
+            missing = p - len(groups[-1])
+            others = np.setdiff1d(np.arange(n), groups[-1])
+            groups[-1] = np.concatenate([groups[-1], rng.choice(others, missing, replace=False)])
+        while len(groups) % self.world_size:
+            groups.append(rng.choice(n, p, replace=False))
+        return groups
+
+    def _tracklets(self, group: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """K tracklets of each identity in ``group``, without replacement where there are K."""
+        k = self.batch_k
+        picks = [rng.choice(self._members[g], k, replace=len(self._members[g]) < k) for g in group]
+        return np.concatenate(picks)  # (P * K,), identity by identity
+
+
+class IdentitySampler(Sampler[int]):
+    """The indices of :class:`IdentityBatchSampler`, one at a time, for ``sampler=``.
+
+    Pair it with ``batch_size = batch_p * batch_k`` (and any ``drop_last``: every epoch is a
+    whole number of batches) to get exactly the batches of the batch sampler.
+
+    Args:
+        pids: identity of each dataset item.
+        **kwargs: the keyword arguments of :class:`IdentityBatchSampler`.
+    """
+
+    def __init__(self, pids: Sequence[int], **kwargs: Any) -> None:
+        super().__init__()
+        self.batches = IdentityBatchSampler(pids, **kwargs)
+
+    @property
+    def batch_size(self) -> int:
+        return self.batches.batch_size
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        """See :meth:`IdentityBatchSampler.set_epoch`; ``start_batch`` counts whole batches."""
+        self.batches.set_epoch(epoch, start_batch)
+
+    def __len__(self) -> int:
+        return len(self.batches) * self.batches.batch_size
+
+    def __iter__(self) -> Iterator[int] | Iterator[SampleKey]:
+        for batch in self.batches:
+            yield from batch

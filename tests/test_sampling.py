@@ -1,0 +1,212 @@
+"""P x K identity sampling and the temporal rules of SPEC section 3."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from strf_core.data.samplers import IdentityBatchSampler, IdentitySampler, SampleKey
+from strf_core.data.temporal import chunk_indices, evenly_spaced_indices, train_clip_indices
+
+# 11 identities (not a multiple of P = 4), some with fewer tracklets than K = 3.
+TRACKLETS_PER_ID = [1, 2, 3, 5, 1, 4, 3, 2, 6, 1, 3]
+PIDS = [pid for pid, n in enumerate(TRACKLETS_PER_ID) for _ in range(n)]
+
+
+def _pids_of(batch):
+    return [PIDS[i] for i in batch]
+
+
+def test_every_batch_is_p_distinct_identities_with_k_tracklets_each():
+    sampler = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=0)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 3  # ceil(11 / 4)
+    for batch in batches:
+        assert len(batch) == 12
+        counts = Counter(_pids_of(batch))
+        assert len(counts) == 4 and set(counts.values()) == {3}
+        # identity by identity: K consecutive slots share a pid
+        pids = _pids_of(batch)
+        assert all(len(set(pids[i : i + 3])) == 1 for i in range(0, 12, 3))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_every_epoch_covers_every_identity(seed):
+    sampler = IdentityBatchSampler(PIDS, batch_p=4, batch_k=2, seed=seed)
+    for _ in range(5):
+        seen = {pid for batch in sampler for pid in _pids_of(batch)}
+        assert seen == set(range(len(TRACKLETS_PER_ID)))
+
+
+def test_tracklets_drawn_with_replacement_only_when_an_identity_has_fewer_than_k():
+    sampler = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=1)
+    used: dict[int, set[int]] = {}
+    for _ in range(20):  # epochs
+        for batch in sampler:
+            for start in range(0, len(batch), 3):
+                picks = batch[start : start + 3]
+                pid = PIDS[picks[0]]
+                assert all(PIDS[i] == pid for i in picks)
+                if TRACKLETS_PER_ID[pid] >= 3:
+                    assert len(set(picks)) == 3
+                used.setdefault(pid, set()).update(picks)
+    # identities with 1 or 2 tracklets repeat them, and every tracklet gets used
+    assert {pid: len(ids) for pid, ids in used.items()} == dict(enumerate(TRACKLETS_PER_ID))
+
+
+def test_deterministic_given_seed_and_epoch():
+    a = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=7)
+    b = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=7)
+    passes_a = [list(a) for _ in range(3)]
+    assert passes_a == [list(b) for _ in range(3)]
+    assert passes_a[0] != passes_a[1]  # each pass moves on to the next epoch
+    b.set_epoch(1)
+    assert list(b) == passes_a[1]
+    assert a.epoch_batches(2) == passes_a[2]
+    other = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=8)
+    assert list(other) != passes_a[0]
+
+
+def test_set_epoch_with_start_batch_resumes_mid_epoch():
+    sampler = IdentityBatchSampler(PIDS, batch_p=2, batch_k=3, seed=4, with_seeds=True)
+    full = [list(sampler) for _ in range(2)]
+    sampler.set_epoch(0, start_batch=4)
+    assert list(sampler) == full[0][4:]
+    assert list(sampler) == full[1]  # only the resumed pass is cut short
+    with pytest.raises(ValueError, match="start_batch"):
+        sampler.set_epoch(0, start_batch=-1)
+
+
+def test_epoch_advances_only_when_iteration_starts():
+    sampler = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=0)
+    iter(sampler)  # dropped unused, as a DataLoader with workers does once
+    assert list(sampler) == sampler.epoch_batches(0)
+
+
+def test_keys_carry_distinct_seeds_and_the_same_indices():
+    plain = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=3)
+    keyed = IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=3, with_seeds=True)
+    for plain_batch, keyed_batch in zip(plain, keyed, strict=True):
+        assert all(isinstance(k, SampleKey) for k in keyed_batch)
+        assert [k.index for k in keyed_batch] == plain_batch
+    seeds = [k.seed for epoch in range(3) for batch in keyed.epoch_batches(epoch) for k in batch]
+    assert len(set(seeds)) == len(seeds)
+
+
+def test_ranks_split_the_batches_evenly_and_cover_every_identity():
+    world = 2
+    ranks = [
+        IdentityBatchSampler(PIDS, batch_p=4, batch_k=2, seed=5, rank=r, world_size=world)
+        for r in range(world)
+    ]
+    passes = [list(s) for s in ranks]
+    assert len(passes[0]) == len(passes[1]) == len(ranks[0]) == 2  # ceil(3 / 2): one top-up
+    assert passes[0] != passes[1]
+    seen = {pid for batches in passes for batch in batches for pid in _pids_of(batch)}
+    assert seen == set(range(len(TRACKLETS_PER_ID)))
+    for batches in passes:
+        for batch in batches:
+            assert set(Counter(_pids_of(batch)).values()) == {2}
+
+
+def test_flat_sampler_gives_the_batch_samplers_batches_through_a_dataloader():
+    flat = IdentitySampler(PIDS, batch_p=4, batch_k=3, seed=2)
+    loader = DataLoader(list(range(len(PIDS))), sampler=flat, batch_size=flat.batch_size)
+    batches = [batch.tolist() for batch in loader]
+    assert batches == IdentityBatchSampler(PIDS, batch_p=4, batch_k=3, seed=2).epoch_batches(0)
+    assert len(flat) == 3 * 12
+
+
+def test_batch_sampler_through_a_dataloader():
+    sampler = IdentityBatchSampler(PIDS, batch_p=2, batch_k=4, seed=0)
+    loader = DataLoader(torch.tensor(PIDS), batch_sampler=sampler)
+    for batch in loader:
+        assert batch.shape == (8,) and len(set(batch.tolist())) == 2
+
+
+def test_too_few_identities_for_p_says_so():
+    with pytest.raises(ValueError, match=r"batch_p=12 .* only 11 identities"):
+        IdentityBatchSampler(PIDS, batch_p=12, batch_k=4)
+    with pytest.raises(ValueError, match="only 0 identities"):
+        IdentityBatchSampler([], batch_p=1)
+    with pytest.raises(ValueError, match="rank"):
+        IdentityBatchSampler(PIDS, batch_p=2, rank=2, world_size=2)
+
+
+# Temporal sampling.
+
+
+def test_long_tracklets_take_every_stride_th_frame_from_a_random_start():
+    rng = np.random.default_rng(0)
+    starts = set()
+    for num_frames in (32, 33, 100):
+        for _ in range(300):
+            clip = train_clip_indices(num_frames, rng, seq_len=4, stride=8)
+            assert clip.dtype == np.int64 and clip.shape == (4,)
+            assert np.all(np.diff(clip) == 8)
+            assert clip[0] >= 0 and clip[-1] < num_frames
+            if num_frames == 33:
+                starts.add(int(clip[0]))
+    assert starts == set(range(33 - 24))  # every start 0..L-(T-1)*stride-1 occurs
+
+
+def test_short_tracklets_take_sorted_distinct_random_frames():
+    rng = np.random.default_rng(1)
+    seen = set()
+    for num_frames in (4, 10, 31):  # 31 < 4 * 8: below AP3D's threshold for striding
+        for _ in range(200):
+            clip = train_clip_indices(num_frames, rng, seq_len=4, stride=8)
+            assert np.all(np.diff(clip) > 0) and clip[0] >= 0 and clip[-1] < num_frames
+            if num_frames == 10:
+                seen.update(clip.tolist())
+    assert seen == set(range(10))
+
+
+def test_very_short_tracklets_draw_with_replacement():
+    rng = np.random.default_rng(2)
+    for num_frames in (1, 2, 3):
+        for _ in range(100):
+            clip = train_clip_indices(num_frames, rng, seq_len=4)
+            assert clip.shape == (4,) and np.all(np.diff(clip) >= 0)
+            assert set(clip.tolist()) <= set(range(num_frames))
+    assert train_clip_indices(1, rng).tolist() == [0, 0, 0, 0]
+
+
+def test_train_sampling_is_a_function_of_the_generator():
+    a = [train_clip_indices(n, np.random.default_rng(9)) for n in (3, 20, 90)]
+    b = [train_clip_indices(n, np.random.default_rng(9)) for n in (3, 20, 90)]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize(("num_frames", "chunk_len"), [(1, 32), (32, 32), (70, 32), (5, 2)])
+def test_chunks_cover_every_frame_once_in_order(num_frames, chunk_len):
+    chunks = chunk_indices(num_frames, chunk_len)
+    assert np.array_equal(np.concatenate(chunks), np.arange(num_frames))
+    assert len(chunks) == -(-num_frames // chunk_len)
+    assert all(len(c) == chunk_len for c in chunks[:-1]) and 1 <= len(chunks[-1]) <= chunk_len
+
+
+def test_evenly_spaced_frames():
+    assert evenly_spaced_indices(100, 4).tolist() == [12, 37, 62, 87]
+    assert evenly_spaced_indices(8, 4).tolist() == [1, 3, 5, 7]
+    assert evenly_spaced_indices(5, 5).tolist() == [0, 1, 2, 3, 4]
+    assert evenly_spaced_indices(1, 3).tolist() == [0, 0, 0]
+    for num_frames in range(1, 60):
+        picks = evenly_spaced_indices(num_frames, 4)
+        assert np.all(np.diff(picks) >= 0) and picks[0] >= 0 and picks[-1] < num_frames
+        if num_frames >= 4:
+            gaps = np.diff(picks)
+            assert gaps.max() - gaps.min() <= 1 and len(set(picks.tolist())) == 4
+
+
+def test_temporal_errors_name_the_problem():
+    with pytest.raises(ValueError, match="at least one frame"):
+        train_clip_indices(0, np.random.default_rng())
+    with pytest.raises(ValueError, match="chunk_len"):
+        chunk_indices(10, 0)
+    with pytest.raises(ValueError, match="num_samples"):
+        evenly_spaced_indices(10, 0)
