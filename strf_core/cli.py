@@ -1,18 +1,27 @@
 """The ``strf`` command line.
 
 Subcommands: ``models`` (registered models and parameter counts), ``data check`` (validate a
-dataset folder and print its split statistics).
+dataset folder), ``train``, ``eval``, ``export-onnx``. Bad arguments, missing files and
+mismatched checkpoints end in one ``strf: error: ...`` line and exit status 2 (set
+``STRF_DEBUG=1`` for the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from strf_core.data.datasets import add_data_parser
+from strf_core.data.datasets import DatasetError, add_data_parser
+from strf_core.data.pipeline import FrameReadError
+from strf_core.engine.checkpoint import CheckpointError
+from strf_core.engine.config import ConfigError
 from strf_core.models import build_model, count_parameters, list_models
+
+USER_ERRORS = (ConfigError, DatasetError, CheckpointError, FrameReadError, OSError, ValueError)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -33,21 +42,212 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from strf_core.engine.config import load_config
+    from strf_core.engine.trainer import Trainer
+
+    overrides = list(args.set)
+    if args.data_root:
+        overrides.append(f"data.root={args.data_root}")
+    if args.output_dir:
+        overrides.append(f"output_dir={args.output_dir}")
+    if args.device:
+        overrides.append(f"device={args.device}")
+    config = load_config(args.config, overrides)
+    if not config.data.root:
+        raise ConfigError("no dataset root: give --data-root or data.root in the config")
+    trainer = Trainer(config, resume=not args.no_resume, progress=not args.quiet)
+    result = trainer.fit()
+    if trainer.rank == 0:
+        print(_format_result(result, describe_protocol(config.data.dataset, config.data)))
+        print(f"checkpoints and metrics.jsonl in {config.output_dir}")
+    return 0
+
+
+def describe_protocol(dataset: str, data) -> str:
+    """The evaluation protocol and feature mode, to print beside every number."""
+    mode = (
+        f"dense (all frames, chunks of {data.chunk_len})"
+        if data.test_mode == "dense"
+        else f"clip ({data.seq_len} evenly spaced frames)"
+    )
+    if dataset == "mars":
+        gallery = "query + gallery" if data.protocol == "ap3d" else "non-query test tracklets"
+        return f"MARS, {data.protocol} protocol (gallery = {gallery}), {mode}"
+    if dataset in ("ilids_vid", "prid2011"):
+        return f"{dataset}, split {data.split_id} (query cam 1, gallery cam 2), {mode}"
+    return f"{dataset}, {mode}"
+
+
+def _format_result(result: dict, protocol: str) -> str:
+    if "mAP" not in result:
+        return f"stopped at epoch {result['epoch']}, step {result['step']} (no evaluation yet)"
+    lines = [f"{protocol}:"]
+    lines.append(
+        "  mAP {:.1%}  R1 {:.1%}  R5 {:.1%}  R10 {:.1%}  R20 {:.1%}  ({} valid queries)".format(
+            result["mAP"],
+            result["rank1"],
+            result["rank5"],
+            result["rank10"],
+            result["rank20"],
+            result["num_valid"],
+        )
+    )
+    for name, sub in result.get("subsets", {}).items():
+        count = f"({sub['num_valid']} queries)"
+        lines.append(f"  {name:<12} mAP {sub['mAP']:.1%}  R1 {sub['rank1']:.1%}  {count}")
+    return "\n".join(lines)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from strf_core.data.datasets import build_dataset
+    from strf_core.engine.checkpoint import load_trained_model
+    from strf_core.engine.evaluate import evaluate
+    from strf_core.engine.trainer import dataset_kwargs, pick_device
+
+    device = pick_device(args.device)
+    model, config = load_trained_model(args.checkpoint, device)
+    changes = {
+        k: v
+        for k, v in {
+            "root": args.data_root,
+            "dataset": args.dataset,
+            "split_id": args.split_id,
+            "protocol": args.protocol,
+            "test_mode": args.mode,
+            "workers": args.workers,
+        }.items()
+        if v is not None
+    }
+    config.data = dataclasses.replace(config.data, **changes)
+    data = config.data
+    dataset = build_dataset(data.dataset, data.root, **dataset_kwargs(config))
+    result = evaluate(
+        model,
+        dataset.query,
+        dataset.gallery,
+        mode=data.test_mode,
+        chunk_len=data.chunk_len,
+        seq_len=data.seq_len,
+        size=(data.height, data.width),
+        workers=data.workers,
+        device=device,
+        autocast=device.type == "cuda",
+        progress=not args.quiet,
+    )
+    protocol = describe_protocol(data.dataset, data)
+    print(_format_result(result, protocol))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"protocol": protocol, **result}, indent=2) + "\n")
+    return 0
+
+
+def _cmd_export_onnx(args: argparse.Namespace) -> int:
+    import torch
+
+    from strf_core.engine.checkpoint import load_trained_model
+    from strf_core.engine.export import export_onnx
+
+    model, config = load_trained_model(args.checkpoint)
+    frames = args.frames or config.data.seq_len
+    size = (config.data.height, config.data.width)
+    path = export_onnx(model, args.output, frames=frames, height=size[0], width=size[1])
+    print(f"wrote {path} (clip (N, 3, {frames}, {size[0]}, {size[1]}) -> features, logits)")
+    try:
+        import numpy as np
+        import onnxruntime as ort
+    except ImportError:
+        print("onnxruntime not installed: skipped the parity check")
+        return 0
+    clip = torch.randn(2, 3, frames, *size)
+    features, logits = ort.InferenceSession(str(path)).run(None, {"clip": clip.numpy()})
+    with torch.no_grad():
+        ref = model(clip)
+    diff = max(
+        float(np.abs(features - ref.features.numpy()).max()),
+        float(np.abs(logits - ref.logits.numpy()).max()),
+    )
+    print(f"onnxruntime vs PyTorch: max abs difference {diff:.2e}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="strf", description=__doc__)
+    parser = argparse.ArgumentParser(prog="strf", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
     p = sub.add_parser("models", help="list the registered models with their parameter counts")
     p.add_argument("--num-classes", type=int, default=625, help="classifier size (MARS: 625)")
     p.add_argument("--filter", default="", help="only models whose name contains this")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_models)
+
     add_data_parser(sub)
+
+    p = sub.add_parser(
+        "train",
+        help="train a model from a YAML config (resumes from OUTPUT_DIR/last)",
+        description="Train (and periodically evaluate) a model; see configs/ for the paper's "
+        "recipes. Re-running the same command resumes from OUTPUT_DIR/last.",
+    )
+    p.add_argument("--config", help="YAML config (defaults: strf_core.engine.config)")
+    p.add_argument("--data-root", help="dataset folder (sets data.root)")
+    p.add_argument("--output-dir", help="where checkpoints and metrics.jsonl go")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set optim.lr=1e-4 (repeatable)",
+    )
+    p.add_argument(
+        "--no-resume", action="store_true", help="start over even if a checkpoint exists"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a checkpoint on a dataset's query and gallery",
+        description="Embed query and gallery with a trained checkpoint and print mAP and CMC, "
+        "with the protocol and feature mode named. Data options default to the checkpoint's.",
+    )
+    p.add_argument("checkpoint", help="checkpoint directory (e.g. runs/strf/best)")
+    p.add_argument("--data-root", help="dataset folder (default: the checkpoint's)")
+    p.add_argument("--dataset", help="dataset name (default: the checkpoint's)")
+    p.add_argument("--split-id", type=int, help="split 0-9 (ilids_vid, prid2011)")
+    p.add_argument("--protocol", choices=("torchreid", "ap3d"), help="MARS protocol")
+    p.add_argument("--mode", choices=("dense", "clip"), help="all frames or an evenly spaced clip")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument("--workers", type=int, help="DataLoader workers")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser(
+        "export-onnx",
+        help="export a checkpoint to ONNX",
+        description="Export a trained checkpoint to ONNX (dynamic batch; clip size from its "
+        "config) and, if onnxruntime is installed, check it against PyTorch.",
+    )
+    p.add_argument("checkpoint", help="checkpoint directory")
+    p.add_argument("output", help="the .onnx file to write")
+    p.add_argument("--frames", type=int, help="frames per clip (default: the config's seq_len)")
+    p.set_defaults(func=_cmd_export_onnx)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except USER_ERRORS as err:
+        if os.environ.get("STRF_DEBUG"):
+            raise
+        print(f"strf {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -25,3 +25,77 @@ def test_strf_entry_point_runs():
         check=True,
     ).stdout
     assert "p3dc_resnet_tiny" in out and "c2d_resnet50" not in out
+
+
+def _tiny_run(tmp_path):
+    from strf_core.data.formats import write_tiny_mars
+
+    root = write_tiny_mars(tmp_path / "mars", size=(64, 32))
+    args = ["train", "--data-root", str(root), "--output-dir", str(tmp_path / "run"), "--quiet"]
+    for value in ("data.height=64", "data.width=32", "data.batch_p=2", "data.batch_k=2"):
+        args += ["--set", value]
+    args += ["--set", "optim.epochs=1", "--set", "data.workers=0"]
+    return root, args
+
+
+def test_train_eval_and_export_onnx(tmp_path, capsys):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from strf_core.engine.checkpoint import load_trained_model
+
+    _, args = _tiny_run(tmp_path)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "MARS, ap3d protocol" in out and "dense (all frames, chunks of 32)" in out
+    report = tmp_path / "eval.json"
+    assert (
+        main(
+            [
+                "eval",
+                str(tmp_path / "run" / "last"),
+                "--mode",
+                "clip",
+                "--json",
+                str(report),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    result = json.loads(report.read_text())
+    assert result["mode"] == "clip" and "clip (4 evenly spaced frames)" in result["protocol"]
+    assert 0 <= result["mAP"] <= 1
+
+    onnx_path = tmp_path / "model.onnx"
+    assert main(["export-onnx", str(tmp_path / "run" / "last"), str(onnx_path)]) == 0
+    onnx.checker.check_model(onnx.load(str(onnx_path)))
+    model, _ = load_trained_model(tmp_path / "run" / "last")
+    clip = torch.randn(3, 3, 4, 64, 32)  # another batch size than the export's example
+    features, logits = ort.InferenceSession(str(onnx_path)).run(None, {"clip": clip.numpy()})
+    with torch.no_grad():
+        ref = model(clip)
+    np.testing.assert_allclose(features, ref.features.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(logits, ref.logits.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_user_errors_are_one_line(tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "missing")]) == 2
+    assert main(["train", "--config", str(tmp_path / "nope.yaml")]) == 2
+    assert main(["train", "--set", "optim.lrr=3", "--data-root", str(tmp_path)]) == 2
+    assert main(["train", "--set", "optim.lr=1e-3"]) == 2  # no dataset root
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and all(line.startswith("strf ") and ": error: " in line for line in err)
+    assert "no complete checkpoint" in err[0] and "does not exist" in err[1]
+    assert "optim.lrr" in err[2] and "no dataset root" in err[3]
+
+
+def test_eval_rejects_a_checkpoint_that_does_not_match_its_config(tmp_path, capsys):
+    _, args = _tiny_run(tmp_path)
+    assert main(args) == 0
+    config = tmp_path / "run" / "last" / "config.yaml"
+    config.write_text(config.read_text().replace("p3dc_resnet_tiny", "i3d_resnet_tiny"))
+    assert main(["eval", str(tmp_path / "run" / "last"), "--quiet"]) == 2
+    assert "does not match the model" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -137,3 +138,41 @@ def load_weights(model: nn.Module, directory: str | Path) -> nn.Module:
 def load_training_state(directory: str | Path) -> TrainingState:
     path = resolve_checkpoint(directory) / STATE
     return TrainingState(**torch.load(path, map_location="cpu", weights_only=True))
+
+
+def load_trained_model(
+    directory: str | Path, device: torch.device | str = "cpu"
+) -> tuple[nn.Module, Any]:
+    """Rebuild a trained model from its checkpoint directory, in eval mode.
+
+    The architecture comes from the checkpoint's ``config.yaml`` and the number of classes from
+    its classifier weight, so no dataset is needed.
+
+    Returns:
+        ``(model, config)``.
+
+    Raises:
+        CheckpointError: an incomplete checkpoint, or weights that do not fit its config.
+    """
+    from strf_core.engine.config import ConfigError, load_config
+    from strf_core.models import build_model
+
+    path = resolve_checkpoint(directory)
+    try:
+        config = load_config(path / CONFIG)
+    except ConfigError as err:
+        raise CheckpointError(f"{path / CONFIG}: {err}") from err
+    with safe_open(path / WEIGHTS, framework="pt") as f:
+        if "head.classifier.weight" not in set(f.keys()):
+            raise CheckpointError(f"{path / WEIGHTS} has no head.classifier.weight")
+        num_classes = f.get_slice("head.classifier.weight").get_shape()[0]
+    m = config.model
+    model = build_model(
+        m.name,
+        num_classes=num_classes,
+        strf=m.strf,
+        strf_stages=m.strf_stages,
+        strf_kwargs=m.strf_kwargs,
+    )
+    load_weights(model, path)
+    return model.to(device).eval(), config
