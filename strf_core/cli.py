@@ -56,11 +56,60 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides)
     if not config.data.root:
         raise ConfigError("no dataset root: give --data-root or data.root in the config")
+    if args.all_splits:
+        return _train_all_splits(config, args)
     trainer = Trainer(config, resume=not args.no_resume, progress=not args.quiet)
     result = trainer.fit()
     if trainer.rank == 0:
         print(_format_result(result, describe_protocol(config.data.dataset, config.data)))
         print(f"checkpoints and metrics.jsonl in {config.output_dir}")
+    return 0
+
+
+def _train_all_splits(config, args: argparse.Namespace) -> int:
+    """iLIDS-VID / PRID-2011: one run per split (OUTPUT_DIR/split_K), then mean and spread."""
+    import dataclasses
+
+    from strf_core.engine.trainer import Trainer
+    from strf_core.metrics import aggregate_splits
+
+    if config.data.dataset not in ("ilids_vid", "prid2011"):
+        raise ConfigError(f"--all-splits is for ilids_vid and prid2011, not {config.data.dataset}")
+    runs = []
+    for split in range(10):
+        split_config = dataclasses.replace(
+            config,
+            data=dataclasses.replace(config.data, split_id=split),
+            output_dir=str(Path(config.output_dir) / f"split_{split}"),
+        )
+        trainer = Trainer(split_config, resume=not args.no_resume, progress=not args.quiet)
+        result = trainer.fit()
+        if "mAP" not in result:
+            raise ConfigError(f"split {split} ended without an evaluation (max_steps?)")
+        print(_format_result(result, describe_protocol(config.data.dataset, split_config.data)))
+        runs.append({**result, "cmc": result["cmc"]})
+    summary = aggregate_splits(runs)
+    mode = describe_protocol(config.data.dataset, config.data).split("), ")[-1]
+    print(
+        f"{config.data.dataset}, mean of 10 splits, {mode}: mAP {summary['mAP']:.1%} "
+        f"(std {summary['mAP_std']:.1%}), R1 {summary['cmc'][0]:.1%} "
+        f"(std {summary['cmc_std'][0]:.1%})"
+    )
+    out = Path(config.output_dir) / "splits_summary.json"
+    out.write_text(
+        json.dumps(
+            {
+                "mAP": summary["mAP"],
+                "mAP_std": summary["mAP_std"],
+                "cmc": [float(v) for v in summary["cmc"]],
+                "cmc_std": [float(v) for v in summary["cmc_std"]],
+                "splits": [{k: r[k] for k in ("mAP", "rank1", "rank5")} for r in runs],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"wrote {out}")
     return 0
 
 
@@ -204,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--no-resume", action="store_true", help="start over even if a checkpoint exists"
+    )
+    p.add_argument(
+        "--all-splits",
+        action="store_true",
+        help="ilids_vid / prid2011: train and evaluate all 10 splits, then report mean and std",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)

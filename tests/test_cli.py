@@ -99,3 +99,34 @@ def test_eval_rejects_a_checkpoint_that_does_not_match_its_config(tmp_path, caps
     config.write_text(config.read_text().replace("p3dc_resnet_tiny", "i3d_resnet_tiny"))
     assert main(["eval", str(tmp_path / "run" / "last"), "--quiet"]) == 2
     assert "does not match the model" in capsys.readouterr().err
+
+
+def test_train_all_splits_reports_mean_and_spread(tmp_path, capsys):
+    from strf_core.data.formats import write_tiny_ilids
+
+    root = write_tiny_ilids(tmp_path / "ilids", size=(64, 32))
+
+    def args(out_dir, *extra):
+        out = ["train", "--data-root", str(root), "--output-dir", str(tmp_path / out_dir)]
+        for value in (
+            "data.dataset=ilids_vid",
+            "data.height=64",
+            "data.width=32",
+            "data.batch_p=2",
+            "data.batch_k=2",
+            "data.workers=0",
+            "optim.epochs=1",
+            "eval_every=1",
+            *extra,
+        ):
+            out += ["--set", value]
+        return [*out, "--quiet", "--all-splits"]
+
+    # max_steps ends each split inside its first epoch, before any evaluation: a clear error.
+    assert main(args("runs", "max_steps=1")) == 2
+    assert "ended without an evaluation" in capsys.readouterr().err
+    assert main(args("runs2")) == 0
+    summary = json.loads((tmp_path / "runs2" / "splits_summary.json").read_text())
+    assert len(summary["splits"]) == 10 and 0 <= summary["mAP"] <= 1 and summary["mAP_std"] >= 0
+    assert "ilids_vid, mean of 10 splits" in capsys.readouterr().out
+    assert all((tmp_path / "runs2" / f"split_{k}" / "last").is_dir() for k in range(10))
