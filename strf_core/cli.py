@@ -1,7 +1,8 @@
 """The ``strf`` command line.
 
-Subcommands: ``models`` (registered models and parameter counts), ``data check`` (validate a
-dataset folder), ``train``, ``eval``, ``export-onnx``. Bad arguments, missing files and
+Subcommands: ``models`` (registered models and parameter counts), ``synth`` (write a synthetic
+world in the MARS layout), ``data check`` (validate a dataset folder), ``train``, ``eval``,
+``export-onnx``. Bad arguments, missing files and
 mismatched checkpoints end in one ``strf: error: ...`` line and exit status 2 (set
 ``STRF_DEBUG=1`` for the traceback).
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from strf_core.data.datasets import DatasetError, add_data_parser
 from strf_core.data.pipeline import FrameReadError
+from strf_core.data.synthetic import add_synth_parser
 from strf_core.engine.checkpoint import CheckpointError
 from strf_core.engine.config import ConfigError
 from strf_core.models import build_model, count_parameters, list_models
@@ -233,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_models)
 
     add_data_parser(sub)
+    add_synth_parser(sub)
 
     p = sub.add_parser(
         "train",
