@@ -18,7 +18,7 @@ from pathlib import Path
 
 from strf_core.data.datasets import DatasetError, add_data_parser
 from strf_core.data.pipeline import FrameReadError
-from strf_core.data.synthetic import add_synth_parser
+from strf_core.data.synthetic import META_NAME, add_synth_parser, subset_masks
 from strf_core.engine.checkpoint import CheckpointError
 from strf_core.engine.config import ConfigError
 from strf_core.models import build_model, count_parameters, list_models
@@ -175,10 +175,14 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config.data = dataclasses.replace(config.data, **changes)
     data = config.data
     dataset = build_dataset(data.dataset, data.root, **dataset_kwargs(config))
+    subsets = {}
+    if (Path(dataset.root) / META_NAME).is_file():
+        subsets = subset_masks(dataset.root, dataset.query)
     result = evaluate(
         model,
         dataset.query,
         dataset.gallery,
+        query_subsets=subsets,
         mode=data.test_mode,
         chunk_len=data.chunk_len,
         seq_len=data.seq_len,

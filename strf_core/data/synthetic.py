@@ -79,6 +79,7 @@ from strf_core.data.render import (
     RenderSpec,
     TrackletRenderer,
 )
+from strf_core.data.tracklet import Tracklet
 
 META_NAME = "synthetic_meta.json"
 SUBSETS = ("lookalike", "occluded", "misaligned")
@@ -884,6 +885,32 @@ def load_metadata(root: str | Path) -> dict:
     if not path.is_file():
         raise SynthError(f"{path} not found: is {root} a synthetic dataset (strf synth)?")
     return json.loads(path.read_text())
+
+
+def subset_masks(root: str | Path, tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
+    """Which of ``tracklets`` (test tracklets of the synthetic world at ``root``) are in each
+    hard-case subset, for per-subset metrics.
+
+    Returns:
+        ``{"lookalike": mask, "occluded": mask, "misaligned": mask, "clean": mask}``: boolean
+        arrays over ``tracklets``; "clean" marks those in none of the three.
+
+    Raises:
+        SynthError: ``root`` has no metadata, or a tracklet is not in it.
+    """
+    records = {
+        rec["name"]: rec for rec in load_metadata(root)["tracklets"] if rec["split"] == "test"
+    }
+    masks = {name: np.zeros(len(tracklets), bool) for name in (*SUBSETS, "clean")}
+    for i, tracklet in enumerate(tracklets):
+        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
+        if name not in records:
+            raise SynthError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
+        subsets = records[name]["subsets"]
+        for subset in subsets:
+            masks[subset][i] = True
+        masks["clean"][i] = not subsets
+    return masks
 
 
 # --------------------------------------------------------------------------- command line

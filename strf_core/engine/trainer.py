@@ -27,6 +27,7 @@ from torch import nn
 
 from strf_core.data.datasets import build_dataset
 from strf_core.data.pipeline import build_train_loader
+from strf_core.data.synthetic import META_NAME, subset_masks
 from strf_core.data.transforms import normalize_clips
 from strf_core.engine.checkpoint import (
     TrainingState,
@@ -188,9 +189,18 @@ class Trainer:
             raise FloatingPointError(f"loss became {parts['loss']} at step {self.state.step + 1}")
         return parts
 
+    def query_subsets(self) -> dict:
+        """Per-subset query masks when the data is a synthetic world (look-alike, ...)."""
+        root = self.dataset.root
+        if not (Path(root) / META_NAME).is_file():
+            return {}
+        return subset_masks(root, self.dataset.query)
+
     def evaluate(self, **kwargs) -> dict:
-        """Dense evaluation on the query and gallery splits (rank 0's model)."""
+        """Dense evaluation on the query and gallery splits (rank 0's model); per-subset
+        metrics too on synthetic data."""
         data = self.config.data
+        kwargs.setdefault("query_subsets", self.query_subsets())
         return evaluate(
             self.model,
             self.dataset.query,
