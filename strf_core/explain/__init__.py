@@ -1,0 +1,57 @@
+"""Explanations the dashboard and notebooks show: per-frame Grad-CAM, FAM masks, contributions.
+
+Everything here reads the model from outside (forward hooks by module name) and honours the
+branch switches of :func:`strf_core.active_branches`, so maps can be recomputed with any subset
+of STRF branches. Calls are safe on a model shared between threads (see
+:mod:`strf_core.explain.isolation`).
+"""
+
+from strf_core.explain.contributions import BranchContribution, branch_contributions
+from strf_core.explain.fam import (
+    MaskStats,
+    UnitInspection,
+    cell_at,
+    fam_masks,
+    inspect_unit,
+    mask_stats,
+    mask_view,
+    strf_unit,
+)
+from strf_core.explain.gradcam import (
+    FrameGradCam,
+    FrameMaps,
+    identity_gradcam,
+    normalize_maps,
+    prepare_clip,
+    similarity_gradcam,
+)
+from strf_core.explain.hooks import capture_inputs, get_module
+from strf_core.explain.isolation import isolated, model_lock, shared_weight_copy
+from strf_core.explain.overlay import COLORMAPS, colorize, overlay
+
+__all__ = [
+    "COLORMAPS",
+    "BranchContribution",
+    "FrameGradCam",
+    "FrameMaps",
+    "MaskStats",
+    "UnitInspection",
+    "branch_contributions",
+    "capture_inputs",
+    "cell_at",
+    "colorize",
+    "fam_masks",
+    "get_module",
+    "identity_gradcam",
+    "inspect_unit",
+    "isolated",
+    "mask_stats",
+    "mask_view",
+    "model_lock",
+    "normalize_maps",
+    "overlay",
+    "prepare_clip",
+    "shared_weight_copy",
+    "similarity_gradcam",
+    "strf_unit",
+]
