@@ -296,3 +296,15 @@ def test_explicit_path_shares_one_product_per_factorization():
     with torch.no_grad():
         per_branch = sum(branch(x) for branch in unit.branches.values())
         torch.testing.assert_close(unit(x), per_branch)
+
+
+def test_avg_pooling_averages_real_neighbours_at_any_map_size():
+    from strf_core.modules.strf import SameAvgPool3d
+
+    x = torch.randn(2, 3, 5, 6, 7)
+    ref = torch.nn.AvgPool3d((3, 3, 3), stride=1, padding=1, count_include_pad=False)(x)
+    torch.testing.assert_close(SameAvgPool3d((3, 3, 3))(x), ref)
+    small = torch.randn(1, 2, 4, 4, 2)  # smaller than the kernel: nn.AvgPool3d refuses it
+    out = SameAvgPool3d((1, 5, 5))(small)
+    torch.testing.assert_close(out[..., 2, 0], small.mean(dim=(3, 4)))  # every cell in reach
+    assert STRF(32, pool="avg")(torch.randn(1, 32, 4, 4, 2)).shape == (1, 32, 4, 4, 2)

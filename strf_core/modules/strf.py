@@ -45,6 +45,34 @@ POOLS = ("max", "avg")
 SIMILARITIES = ("dot", "cosine")
 
 
+class SameAvgPool3d(nn.Module):
+    """Stride-1 average pooling with "same" padding that averages real neighbours only.
+
+    ``nn.AvgPool3d(count_include_pad=False)`` refuses maps smaller than its kernel (a 4x2 map of
+    a 64x32 clip at stage 3 with ``r = 3``); padding explicitly and dividing by the number of
+    real positions in each window gives the same result at any size.
+
+    Shape:
+        ``(N, C, T, H, W) -> (N, C, T, H, W)``
+    """
+
+    def __init__(self, kernel_size: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        kt, kh, kw = kernel_size
+        self.pads = (kw // 2, kw // 2, kh // 2, kh // 2, kt // 2, kt // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        total = F.avg_pool3d(F.pad(x, self.pads), self.kernel_size, stride=1)
+        real = F.avg_pool3d(
+            F.pad(torch.ones_like(x[:1, :1]), self.pads), self.kernel_size, stride=1
+        )
+        return total / real
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}"
+
+
 class FactorizedBranch(nn.Module):
     """One feature factorization module FFM(d, k) with its factorized attention mask (eq. 1-3).
 
@@ -80,10 +108,7 @@ class FactorizedBranch(nn.Module):
         if pool == "max":
             self.pool = nn.MaxPool3d(pool_kernel, stride=1, padding=padding)
         else:
-            # Border windows average the real neighbours only, not the zero padding.
-            self.pool = nn.AvgPool3d(
-                pool_kernel, stride=1, padding=padding, count_include_pad=False
-            )
+            self.pool = SameAvgPool3d(pool_kernel)
         self.kappa = kappa
         self.similarity = similarity
         self.attention = attention

@@ -1,0 +1,99 @@
+"""Write the ready-to-upload example tracklets of ``sample_data/examples/``.
+
+Picks test tracklets of the synthetic demo world (seed 0, 128x64; generated into the cache if
+absent) by their metadata: an occluded one, two identities of one look-alike group and a
+misaligned one, and writes them as frame folders (MARS frame names kept), the misaligned one
+also as a zip and the occluded one also as an mp4 (a GIF where PyAV is missing)::
+
+    python bench/make_examples.py [--out sample_data/examples]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from strf_core.benchmark import Setup, ensure_data
+from strf_core.data.synthetic import load_metadata
+
+FPS = 8  # a slow walk is easier to look at
+
+
+def _frames(root: Path, name: str) -> list[Path]:
+    return sorted((root / "bbox_test" / name[:4]).glob(f"{name}F*.jpg"))
+
+
+def _pick(tracklets: list[dict], subsets: list[str], min_frames: int = 16) -> dict:
+    """The first query tracklet with exactly these subsets and enough frames."""
+    return next(
+        t
+        for t in tracklets
+        if t["query"] and t["subsets"] == subsets and t["num_frames"] >= min_frames
+    )
+
+
+def _copy(frames: list[Path], folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for frame in frames:
+        shutil.copy2(frame, folder / frame.name)
+
+
+def _video(frames: list[Path], path: Path) -> Path:
+    images = [np.asarray(Image.open(f).convert("RGB")) for f in frames]
+    try:
+        import av  # noqa: F401  (imageio's pyav plugin needs it)
+        import imageio.v3 as iio
+
+        iio.imwrite(path, np.stack(images), plugin="pyav", codec="libx264", fps=FPS)
+        return path
+    except ImportError:
+        path = path.with_suffix(".gif")
+        pil = [Image.fromarray(a) for a in images]
+        pil[0].save(path, save_all=True, append_images=pil[1:], duration=1000 // FPS, loop=0)
+        return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="sample_data/examples")
+    parser.add_argument("--work-dir", default="~/.cache/strf")
+    args = parser.parse_args()
+    root = ensure_data(Setup(results=Path("."), work=Path(args.work_dir).expanduser()))
+    meta = load_metadata(root)
+    test = [t for t in meta["tracklets"] if t["split"] == "test" and t["kind"] == "identity"]
+
+    occluded = _pick(test, ["occluded"])
+    misaligned = _pick(test, ["misaligned"])
+    lookalike_a = _pick(test, ["lookalike"])
+    # Another member of the same look-alike group: same clothes, another gait.
+    lookalike_b = next(
+        t
+        for t in test
+        if t["lookalike_group"] == lookalike_a["lookalike_group"]
+        and t["pid"] != lookalike_a["pid"]
+        and t["num_frames"] >= 16
+    )
+
+    out = Path(args.out)
+    shutil.rmtree(out, ignore_errors=True)
+    for name, record in (
+        ("occluded", occluded),
+        ("lookalike_a", lookalike_a),
+        ("lookalike_b", lookalike_b),
+        ("misaligned", misaligned),
+    ):
+        _copy(_frames(root, record["name"]), out / name)
+        print(f"{out / name}: {record['name']} ({record['num_frames']} frames)")
+    with zipfile.ZipFile(out / "misaligned.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        for frame in sorted((out / "misaligned").iterdir()):
+            zf.write(frame, frame.name)
+    print(_video(_frames(root, occluded["name"]), out / "occluded.mp4"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The shipped demo models load and reproduce their recorded metrics on regenerated sample data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from strf_core.benchmark import evaluate_checkpoint
+from strf_core.data.synthetic import generate
+from strf_core.engine.checkpoint import load_trained_model
+
+MODELS = Path(__file__).resolve().parents[1] / "sample_data" / "models"
+
+
+@pytest.fixture(scope="module")
+def demo_world(tmp_path_factory) -> Path:
+    """The demo world the models were evaluated on, regenerated from its seed (about 10 s)."""
+    record = json.loads((MODELS / "strf" / "eval.json").read_text())
+    world = record["world"]
+    root = tmp_path_factory.mktemp("demo") / "mars"
+    generate(
+        root,
+        preset=world["preset"],
+        seed=world["seed"],
+        size=tuple(world["size"]),
+        workers=2,
+        progress=False,
+    )
+    return root
+
+
+@pytest.mark.parametrize("name, strf", [("baseline", False), ("strf", True)])
+def test_demo_model_reproduces_its_recorded_metrics(demo_world, name, strf):
+    directory = MODELS / name
+    files = {p.name: p.stat().st_size for p in directory.iterdir()}
+    assert {"model.safetensors", "state.pt", "config.yaml", "eval.json"} <= set(files)
+    assert sum(files.values()) < 10 * 2**20
+
+    model, config = load_trained_model(directory)
+    assert config.model.name == "p3dc_resnet_tiny" and config.model.strf is strf
+    assert any(type(m).__name__ == "STRF" for m in model.modules()) is strf
+
+    record = json.loads((directory / "eval.json").read_text())
+    check = record["check"]
+    got = evaluate_checkpoint(directory, demo_world, num_ids=check["num_ids"])
+    want = check["metrics"]
+    assert got["num_queries"] == want["num_queries"]
+    # Same data and weights; only float summation order may differ between machines.
+    assert got["mAP"] == pytest.approx(want["mAP"], abs=2e-3)
+    assert got["rank1"] == pytest.approx(want["rank1"], abs=0.02)
+    for subset in ("lookalike", "occluded", "misaligned"):
+        assert got["subsets"][subset]["mAP"] == pytest.approx(
+            want["subsets"][subset]["mAP"], abs=5e-3
+        )
+    # Trained models, far from chance on the full split (chance mAP is about 0.02 there).
+    assert record["metrics"]["mAP"] > 0.3
