@@ -50,6 +50,9 @@ def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
         progress=False,
     )
     assert first.fit()["step"] == 3
+    # max_steps at an epoch boundary stops there too (not one step into the next epoch).
+    at_boundary = Trainer(_config(mars_root, tmp_path / "two", "max_steps=2"), progress=False)
+    assert at_boundary.fit()["step"] == 2
     resumed = Trainer(_config(mars_root, tmp_path / "cut"), progress=False)
     assert (resumed.state.epoch, resumed.state.step) == (1, 3)
     resumed.fit()

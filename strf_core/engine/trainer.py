@@ -228,6 +228,8 @@ class Trainer:
             total = config.optim.epochs * self.steps_per_epoch
             bar = tqdm(total=total, initial=state.step, unit="step", dynamic_ncols=True)
         while state.epoch < config.optim.epochs:
+            if config.max_steps and state.step >= config.max_steps:
+                break
             done_in_epoch = state.step - state.epoch * self.steps_per_epoch
             sampler.set_epoch(state.epoch, start_batch=done_in_epoch)
             tick, clips_seen = time.perf_counter(), 0
