@@ -19,7 +19,7 @@ from pathlib import Path
 from strf_core.benchmark import add_ablate_parser, add_benchmark_parser
 from strf_core.data.datasets import DatasetError, add_data_parser
 from strf_core.data.pipeline import FrameReadError
-from strf_core.data.synthetic import META_NAME, add_synth_parser, subset_masks
+from strf_core.data.synthetic import add_synth_parser
 from strf_core.engine.checkpoint import CheckpointError
 from strf_core.engine.config import ConfigError
 from strf_core.models import build_model, count_parameters, list_models
@@ -156,7 +156,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     from strf_core.data.datasets import build_dataset
     from strf_core.engine.checkpoint import load_trained_model
-    from strf_core.engine.evaluate import evaluate
+    from strf_core.engine.evaluate import evaluate_dataset
     from strf_core.engine.trainer import dataset_kwargs, pick_device
 
     device = pick_device(args.device)
@@ -176,22 +176,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config.data = dataclasses.replace(config.data, **changes)
     data = config.data
     dataset = build_dataset(data.dataset, data.root, **dataset_kwargs(config))
-    subsets = {}
-    if (Path(dataset.root) / META_NAME).is_file():
-        subsets = subset_masks(dataset.root, dataset.query)
-    result = evaluate(
-        model,
-        dataset.query,
-        dataset.gallery,
-        query_subsets=subsets,
-        mode=data.test_mode,
-        chunk_len=data.chunk_len,
-        seq_len=data.seq_len,
-        size=(data.height, data.width),
-        workers=data.workers,
-        device=device,
-        autocast=device.type == "cuda",
-        progress=not args.quiet,
+    result = evaluate_dataset(
+        model, dataset, data, device=device, autocast=device.type == "cuda", progress=not args.quiet
     )
     protocol = describe_protocol(data.dataset, data)
     print(_format_result(result, protocol))

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from strf_core.data.pipeline import build_test_loader
+from strf_core.data.synthetic import META_NAME, subset_masks
 from strf_core.data.tracklet import Tracklet
 from strf_core.data.transforms import normalize_clips
 from strf_core.metrics import cosine_distance, rank_queries, summarize
@@ -138,6 +139,50 @@ def evaluate(
         for name, mask in (query_subsets or {}).items()
     }
     return out
+
+
+def synthetic_query_subsets(dataset) -> dict[str, np.ndarray]:
+    """Look-alike / occluded / misaligned / clean query masks when ``dataset`` is a synthetic
+    world (its root holds the generator's metadata); ``{}`` otherwise."""
+    from pathlib import Path
+
+    if not (Path(dataset.root) / META_NAME).is_file():
+        return {}
+    return subset_masks(dataset.root, dataset.query)
+
+
+def evaluate_dataset(
+    model: nn.Module,
+    dataset,
+    data,
+    *,
+    device: torch.device | str = "cpu",
+    autocast: bool = False,
+    progress: bool = False,
+    query_subsets: dict[str, np.ndarray] | None = None,
+) -> dict:
+    """:func:`evaluate` on ``dataset``'s query and gallery with the settings of a
+    :class:`~strf_core.engine.config.DataConfig` (mode, chunk length, clip size, workers).
+
+    Args:
+        query_subsets: per-subset query masks; by default :func:`synthetic_query_subsets`.
+    """
+    if query_subsets is None:
+        query_subsets = synthetic_query_subsets(dataset)
+    return evaluate(
+        model,
+        dataset.query,
+        dataset.gallery,
+        query_subsets=query_subsets,
+        mode=data.test_mode,
+        chunk_len=data.chunk_len,
+        seq_len=data.seq_len,
+        size=(data.height, data.width),
+        workers=data.workers,
+        device=device,
+        autocast=autocast,
+        progress=progress,
+    )
 
 
 def _report(summary: dict) -> dict:

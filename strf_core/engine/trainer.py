@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -27,7 +28,6 @@ from torch import nn
 
 from strf_core.data.datasets import build_dataset
 from strf_core.data.pipeline import build_train_loader
-from strf_core.data.synthetic import META_NAME, subset_masks
 from strf_core.data.transforms import normalize_clips
 from strf_core.engine.checkpoint import (
     TrainingState,
@@ -39,7 +39,7 @@ from strf_core.engine.checkpoint import (
     set_rng_state,
 )
 from strf_core.engine.config import TrainConfig, config_to_yaml
-from strf_core.engine.evaluate import evaluate
+from strf_core.engine.evaluate import evaluate_dataset, synthetic_query_subsets
 from strf_core.losses import ReIDLoss
 from strf_core.models import ResNet3D, build_model
 
@@ -189,31 +189,22 @@ class Trainer:
             raise FloatingPointError(f"loss became {parts['loss']} at step {self.state.step + 1}")
         return parts
 
+    @cached_property
     def query_subsets(self) -> dict:
-        """Per-subset query masks when the data is a synthetic world (look-alike, ...)."""
-        root = self.dataset.root
-        if not (Path(root) / META_NAME).is_file():
-            return {}
-        return subset_masks(root, self.dataset.query)
+        """Per-subset query masks on a synthetic world (read once), ``{}`` otherwise."""
+        return synthetic_query_subsets(self.dataset)
 
-    def evaluate(self, **kwargs) -> dict:
-        """Dense evaluation on the query and gallery splits (rank 0's model); per-subset
-        metrics too on synthetic data."""
-        data = self.config.data
-        kwargs.setdefault("query_subsets", self.query_subsets())
-        return evaluate(
+    def evaluate(self) -> dict:
+        """Evaluation on the query and gallery splits (rank 0's model), in the config's test
+        mode; per-subset metrics too on synthetic data."""
+        return evaluate_dataset(
             self.model,
-            self.dataset.query,
-            self.dataset.gallery,
-            mode="dense" if data.test_mode == "dense" else "clip",
-            chunk_len=data.chunk_len,
-            seq_len=data.seq_len,
-            size=(data.height, data.width),
-            workers=data.workers,
+            self.dataset,
+            self.config.data,
             device=self.device,
             autocast=self.config.amp and self.device.type == "cuda",
             progress=self.progress,
-            **kwargs,
+            query_subsets=self.query_subsets,
         )
 
     def fit(self) -> dict:
