@@ -8,31 +8,38 @@ from pathlib import Path
 import pytest
 
 from strf_core.benchmark import evaluate_checkpoint
-from strf_core.data.synthetic import generate
+from strf_core.data.synthetic import META_NAME
+from strf_core.data.user import read_tracklet
+from strf_core.demo import demo_dataset, demo_models, demo_world, example_tracklets
 from strf_core.engine.checkpoint import load_trained_model
 
 MODELS = Path(__file__).resolve().parents[1] / "sample_data" / "models"
 
 
 @pytest.fixture(scope="module")
-def demo_world(tmp_path_factory) -> Path:
+def world(tmp_path_factory) -> Path:
     """The demo world the models were evaluated on, regenerated from its seed (about 10 s)."""
-    record = json.loads((MODELS / "strf" / "eval.json").read_text())
-    world = record["world"]
-    root = tmp_path_factory.mktemp("demo") / "mars"
-    generate(
-        root,
-        preset=world["preset"],
-        seed=world["seed"],
-        size=tuple(world["size"]),
-        workers=2,
-        progress=False,
-    )
+    root = demo_world(tmp_path_factory.mktemp("demo") / "mars")
+    assert (root / META_NAME).is_file()
+    assert demo_world(root) == root  # present: not generated again
     return root
 
 
+def test_demo_entry_points(world):
+    models = demo_models()
+    assert set(models) == {"baseline", "strf"}
+    assert not models["baseline"].has_strf and models["strf"].has_strf
+    assert models["strf"].input_size == (64, 32) and models["strf"].record["metrics"]
+    data = demo_dataset(world)
+    assert len(data.query) == models["strf"].record["metrics"]["num_queries"]
+    examples = example_tracklets()
+    assert {"occluded", "lookalike_a", "lookalike_b", "misaligned"} <= set(examples)
+    for name in ("occluded", "misaligned.zip", "occluded.mp4"):
+        assert read_tracklet(examples[name]).num_frames >= 8
+
+
 @pytest.mark.parametrize("name, strf", [("baseline", False), ("strf", True)])
-def test_demo_model_reproduces_its_recorded_metrics(demo_world, name, strf):
+def test_demo_model_reproduces_its_recorded_metrics(world, name, strf):
     directory = MODELS / name
     files = {p.name: p.stat().st_size for p in directory.iterdir()}
     assert {"model.safetensors", "state.pt", "config.yaml", "eval.json"} <= set(files)
@@ -44,7 +51,7 @@ def test_demo_model_reproduces_its_recorded_metrics(demo_world, name, strf):
 
     record = json.loads((directory / "eval.json").read_text())
     check = record["check"]
-    got = evaluate_checkpoint(directory, demo_world, num_ids=check["num_ids"])
+    got = evaluate_checkpoint(directory, world, num_ids=check["num_ids"])
     want = check["metrics"]
     assert got["num_queries"] == want["num_queries"]
     # Same data and weights; only float summation order may differ between machines.

@@ -1,0 +1,128 @@
+"""The shipped demo: the demo models, the synthetic world they were evaluated on, the examples.
+
+The dashboard and the notebooks start here::
+
+    models = demo_models()              # {"baseline": DemoModel, "strf": DemoModel}
+    root = demo_world()                 # the demo world, generated once into the cache (~7 s)
+    data = demo_dataset(root)           # its query / gallery split, with the models' protocol
+    examples = example_tracklets()      # {"occluded": path, ...} to read with read_tracklet
+
+The world is regenerated deterministically from the preset, seed and frame size recorded in the
+models' ``eval.json`` (nothing large is shipped); the cache folder is ``$STRF_CACHE`` or
+``~/.cache/strf``, shared with ``strf benchmark``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from strf_core.data.datasets import ReIDDataset, build_dataset
+from strf_core.data.synthetic import META_NAME, generate
+from strf_core.engine.checkpoint import load_trained_model
+
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+MODELS_DIR = SAMPLE_DATA / "models"
+EXAMPLES_DIR = SAMPLE_DATA / "examples"
+DEMO_MODEL_NAMES = ("baseline", "strf")
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """A trained model with what it needs to be used.
+
+    Attributes:
+        name: ``"baseline"`` or ``"strf"`` (or a user's label).
+        model: the network, in eval mode on the CPU.
+        config: its training config (:class:`~strf_core.engine.config.TrainConfig`).
+        input_size: the ``(H, W)`` its clips are resized to.
+        record: its ``eval.json`` (metrics, world, protocol), ``{}`` when absent.
+    """
+
+    name: str
+    model: nn.Module
+    config: Any
+    input_size: tuple[int, int]
+    record: dict
+
+    @property
+    def has_strf(self) -> bool:
+        return bool(self.model.strf_units())
+
+
+def cache_root() -> Path:
+    """``$STRF_CACHE``, else ``~/.cache/strf``."""
+    return Path(os.environ.get("STRF_CACHE", "~/.cache/strf")).expanduser()
+
+
+def load_model(directory: str | os.PathLike[str], name: str | None = None) -> DemoModel:
+    """A checkpoint of ``strf train`` (or a demo model) with its config and evaluation record.
+
+    Raises:
+        CheckpointError: the folder is not a complete checkpoint (named in the message).
+    """
+    directory = Path(directory)
+    model, config = load_trained_model(directory)
+    record_path = directory / "eval.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    return DemoModel(
+        name=name or directory.name,
+        model=model,
+        config=config,
+        input_size=(config.data.height, config.data.width),
+        record=record,
+    )
+
+
+def demo_models() -> dict[str, DemoModel]:
+    """The shipped baseline and STRF models (tiny P3D-C, trained on the demo world)."""
+    return {name: load_model(MODELS_DIR / name, name) for name in DEMO_MODEL_NAMES}
+
+
+def world_spec() -> dict:
+    """The demo world the models were evaluated on: ``{"preset", "seed", "size"}``."""
+    record = json.loads((MODELS_DIR / "strf" / "eval.json").read_text())
+    world = record["world"]
+    return {"preset": world["preset"], "seed": int(world["seed"]), "size": tuple(world["size"])}
+
+
+def demo_world(root: str | os.PathLike[str] | None = None, *, progress: bool = False) -> Path:
+    """The demo world's MARS tree, generated from its seed if absent (about 7 s on 2 cores).
+
+    Args:
+        root: where it is or goes (default: the cache, as ``strf benchmark`` puts it).
+        progress: show a progress bar while generating.
+    """
+    spec = world_spec()
+    height, width = spec["size"]
+    if root is None:
+        root = cache_root() / "synth" / f"{spec['preset']}-seed{spec['seed']}-{height}x{width}"
+    root = Path(root)
+    if not (root / META_NAME).is_file():
+        generate(
+            root,
+            preset=spec["preset"],
+            seed=spec["seed"],
+            size=(height, width),
+            workers=max(1, min(4, os.cpu_count() or 1)),
+            overwrite=root.exists(),
+            progress=progress,
+        )
+    return root
+
+
+def demo_dataset(root: str | os.PathLike[str] | None = None) -> ReIDDataset:
+    """The demo world's split with the demo models' protocol (generated if absent)."""
+    protocol = load_model(MODELS_DIR / "strf").config.data.protocol
+    return build_dataset("mars", demo_world(root), protocol=protocol)
+
+
+def example_tracklets() -> dict[str, Path]:
+    """The ready-to-upload examples in ``sample_data/examples/`` by name (``"occluded"``, a
+    frame folder; ``"occluded.mp4"``, a video; ``"misaligned.zip"``, a zip; ...)."""
+    return {p.name: p for p in sorted(EXAMPLES_DIR.iterdir()) if not p.name.startswith(".")}
