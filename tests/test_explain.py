@@ -7,6 +7,7 @@ import copy
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,7 @@ from strf_core.data.datasets import build_dataset
 from strf_core.data.synthetic import generate
 from strf_core.explain import (
     FrameGradCam,
+    as_images,
     branch_contributions,
     capture_inputs,
     cell_at,
@@ -205,6 +207,25 @@ def test_overlay_and_colormaps(clip):
     assert torch.allclose(ends, torch.tensor([[0.0, 0.0, 0.5], [0.5, 0.0, 0.0]]))
     with pytest.raises(ValueError, match="do not fit"):
         overlay(clip, torch.zeros(3, 5, 5))
+    # Maps at the model's smaller input size are resized to the frames: a half-hot map stays
+    # half-hot, and a constant map stays constant.
+    half = torch.zeros(8, SIZE[0] // 2, SIZE[1] // 2)
+    half[:, :, : SIZE[1] // 4] = 1.0
+    big = overlay(clip, half, alpha=1.0)
+    assert big.shape == out.shape
+    hot, edge = overlay(clip, torch.ones(SIZE), alpha=1.0), SIZE[1] // 2
+    assert torch.equal(big[:, :, : edge - 1], hot[:, :, : edge - 1])
+    assert torch.equal(big[:, :, edge + 1 :], frames[:, :, edge + 1 :])
+
+
+def test_as_images(clip):
+    images = as_images(clip)
+    assert len(images) == 8 and images[0].shape == (*SIZE, 3) and images[0].dtype == np.uint8
+    assert np.array_equal(images[3], clip[:, 3].permute(1, 2, 0).numpy())
+    blended = as_images(overlay(clip, torch.zeros(SIZE)))
+    assert all(np.array_equal(a, b) for a, b in zip(images, blended, strict=True))
+    with pytest.raises(ValueError, match="uint8"):
+        as_images(clip.float())
 
 
 # --------------------------------------------------------------------------- FAM masks

@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from strf_core import STRF, build_model, count_parameters, list_models
-from strf_core.models import ReIDOutput, load_2d_weights
+from strf_core.models import ReIDOutput, load_2d_weights, parameter_table
 from strf_core.models.resnet3d import Bottleneck3D
 
 RESNET50 = [f"{k}_resnet50" for k in ("c2d", "i3d", "p3da", "p3db", "p3dc")]
@@ -216,3 +216,17 @@ def test_resnet50_with_strf_at_paper_clip_size(name):
     out = model.forward_head(fmap.amax(dim=(3, 4)).transpose(1, 2))
     out.logits.logsumexp(dim=1).sum().backward()
     assert torch.isfinite(model.layer2[0].strf.branches["t_dynamic"].reduce.weight.grad).all()
+
+
+def test_parameter_table_reproduces_table2():
+    rows = {row["model"]: row for row in parameter_table()}
+    assert rows["c2d_resnet50"]["params"] == 24_792_753
+    assert rows["i3d_resnet50"]["params"] == 28_921_521
+    for row in rows.values():
+        assert row["added"] == 57_344 + 5  # 5 units x 4 branches x c*c/16, and 5 gammas
+        for ours, paper in (
+            (row["params"], row["paper_m"]),
+            (row["params_strf"], row["paper_strf_m"]),
+        ):
+            if paper is not None:  # the paper truncates to two decimals of a million
+                assert ours // 10_000 / 100 == paper

@@ -144,6 +144,13 @@ def test_ranking_against_a_hand_built_gallery(tmp_path, monkeypatch):
     assert [h.rank for h in protocol.hits] == [1, 2, 3, 4]
     unknown = gallery.rank(model, query, k=2)
     assert [h.kind for h in unknown.hits] == ["unknown", "distractor"]
+    # Over the whole gallery, junk removed: distractor, wrong, match (rank 3), match (rank 4).
+    score = gallery.score(model, query, pid=7, camid=0)
+    assert score.first_match == 3 and score.num_matches == 2 and score.best_match == 1
+    assert score.average_precision == pytest.approx((1 / 3 + 2 / 4) / 2)
+    assert score.best_match_similarity == pytest.approx(math.cos(math.radians(40)), abs=1e-6)
+    assert gallery.score(model, query, pid=9, camid=0).first_match == 3  # nothing removed
+    assert gallery.score(model, query, pid=5, camid=0) == (None, None, 0, None, None)
     assert ranking.records()[0] == {
         "rank": 1,
         "index": 0,

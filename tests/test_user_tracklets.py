@@ -12,12 +12,14 @@ import pytest
 import torch
 from PIL import Image
 
+from strf_core.data.mars_format import frame_name
 from strf_core.data.occlude import occlude
 from strf_core.data.render import OCCLUDER_KINDS
 from strf_core.data.user import (
     SINGLE_FRAME_NOTE,
     InputLimits,
     TrackletInputError,
+    labels_from_names,
     read_tracklet,
     read_uploads,
 )
@@ -105,6 +107,17 @@ def test_zip_with_a_top_folder_and_archiver_leftovers(tmp_path):
     assert user.num_frames == 5
     assert user.clip[0, :, 0, 0].tolist() == [0, 20, 40, 60, 80]
     assert user.sources[0].endswith("walk.zip:walk/000.png")
+
+
+def test_labels_from_mars_names(tmp_path):
+    names = [frame_name(159, 3, 1, f) for f in (1, 2, 3)]
+    entries = {f"q/{n}": _png(i * 20) for i, n in enumerate(names)}
+    path = tmp_path / "q.zip"
+    path.write_bytes(_zip(entries))
+    assert labels_from_names(read_tracklet(path).sources) == (159, 2)  # camid 0-based
+    assert labels_from_names([*names[:2], frame_name(159, 4, 1, 3)]) is None  # two cameras
+    assert labels_from_names([*names, "0001.png"]) is None
+    assert labels_from_names(["clip.mp4#0"]) is None
 
 
 def test_image_files_in_given_order_or_sorted(tmp_path):

@@ -150,6 +150,25 @@ class UserTracklet:
         return Tracklet(tuple(paths), pid, camid)
 
 
+def labels_from_names(sources: Sequence[str]) -> tuple[int, int] | None:
+    """The ``(pid, camid)`` of frames named as MARS names them (``0159C3T0001F001.jpg``), when
+    every frame agrees; ``None`` otherwise. ``camid`` is 0-based, as the loaders give it.
+
+    Lets a tracklet taken out of a MARS-layout dataset (the examples in ``sample_data/``) be
+    ranked with its true matches marked.
+    """
+    from strf_core.data.mars_format import parse_frame_name
+
+    labels = set()
+    for source in sources:
+        try:
+            name = parse_frame_name(Path(source.split(":")[-1]).name)
+        except ValueError:
+            return None
+        labels.add((name.pid, name.camera - 1))
+    return labels.pop() if len(labels) == 1 else None
+
+
 def read_tracklet(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,

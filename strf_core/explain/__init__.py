@@ -27,7 +27,7 @@ from strf_core.explain.gradcam import (
 )
 from strf_core.explain.hooks import capture_inputs, get_module
 from strf_core.explain.isolation import isolated, model_lock, shared_weight_copy
-from strf_core.explain.overlay import COLORMAPS, colorize, overlay
+from strf_core.explain.overlay import COLORMAPS, as_images, colorize, overlay
 
 __all__ = [
     "COLORMAPS",
@@ -36,6 +36,7 @@ __all__ = [
     "FrameMaps",
     "MaskStats",
     "UnitInspection",
+    "as_images",
     "branch_contributions",
     "capture_inputs",
     "cell_at",

@@ -7,7 +7,9 @@ alpha * m``, so pixels with no evidence show the frame unchanged and an all-zero
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 # Piecewise-linear colour maps: (position in [0, 1], RGB in [0, 1]) anchors.
@@ -53,8 +55,9 @@ def overlay(clip: Tensor, maps: Tensor, *, alpha: float = 0.5, colormap: str = "
 
     Args:
         clip: the frames, uint8, in the loader's layout.
-        maps: one map per frame in ``[0, 1]`` at frame size (``FrameMaps.maps``); a single
-            ``(H, W)`` map is shown over every frame (an FAM mask view).
+        maps: one map per frame in ``[0, 1]`` (``FrameMaps.maps``); a single ``(H, W)`` map is
+            shown over every frame (an FAM mask view). Maps of another size (those of the
+            model's smaller input) are resized to the frames bilinearly.
         alpha: opacity of the colour where the map is 1.
         colormap: one of :data:`COLORMAPS`.
 
@@ -62,7 +65,7 @@ def overlay(clip: Tensor, maps: Tensor, *, alpha: float = 0.5, colormap: str = "
         RGB images ready to show (``PIL.Image.fromarray(out[t].numpy())``).
 
     Shape:
-        clip: ``(3, T, H, W)``; maps: ``(T, H, W)`` or ``(H, W)``. Returns: ``(T, H, W, 3)``,
+        clip: ``(3, T, H, W)``; maps: ``(T, h, w)`` or ``(h, w)``. Returns: ``(T, H, W, 3)``,
         uint8.
     """
     if clip.dim() != 4 or clip.shape[0] != 3 or clip.dtype != torch.uint8:
@@ -74,6 +77,10 @@ def overlay(clip: Tensor, maps: Tensor, *, alpha: float = 0.5, colormap: str = "
     frames = clip.permute(1, 2, 3, 0).float() / 255.0  # (T, H, W, 3)
     if maps.dim() == 2:
         maps = maps.expand(frames.shape[0], *maps.shape)
+    if maps.dim() == 3 and maps.shape[0] == frames.shape[0] and maps.shape[1:] != frames.shape[1:3]:
+        maps = F.interpolate(  # (T, 1, h, w) -> (T, 1, H, W)
+            maps.float().unsqueeze(1), size=frames.shape[1:3], mode="bilinear", align_corners=False
+        ).squeeze(1)
     if tuple(maps.shape) != tuple(frames.shape[:3]):
         raise ValueError(
             f"maps {tuple(maps.shape)} do not fit the clip's frames {tuple(frames.shape[:3])}"
@@ -82,3 +89,16 @@ def overlay(clip: Tensor, maps: Tensor, *, alpha: float = 0.5, colormap: str = "
     weight = (alpha * m).unsqueeze(-1)  # (T, H, W, 1)
     out = frames * (1 - weight) + colorize(m, colormap) * weight
     return (out * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def as_images(frames: Tensor) -> list[np.ndarray]:
+    """Frames as RGB images to show (one ``(H, W, 3)`` uint8 array each).
+
+    Shape:
+        frames: a uint8 clip ``(3, T, H, W)`` or :func:`overlay`'s ``(T, H, W, 3)``.
+    """
+    if frames.dtype != torch.uint8 or frames.dim() != 4:
+        raise ValueError(f"expected uint8 frames, got {tuple(frames.shape)} {frames.dtype}")
+    if frames.shape[0] == 3 and frames.shape[-1] != 3:
+        frames = frames.permute(1, 2, 3, 0)  # (T, H, W, 3)
+    return [frame.contiguous().numpy() for frame in frames.cpu()]

@@ -3,6 +3,7 @@
 from strf_core.models.head import ReIDHead, ReIDOutput
 from strf_core.models.inflate import inflate_state_dict, load_2d_weights
 from strf_core.models.registry import (
+    PAPER_TABLE2,
     build_model,
     c2d_resnet50,
     c2d_resnet_tiny,
@@ -16,10 +17,12 @@ from strf_core.models.registry import (
     p3db_resnet_tiny,
     p3dc_resnet50,
     p3dc_resnet_tiny,
+    parameter_table,
 )
 from strf_core.models.resnet3d import TEMPORAL_KINDS, Bottleneck3D, ResNet3D
 
 __all__ = [
+    "PAPER_TABLE2",
     "TEMPORAL_KINDS",
     "Bottleneck3D",
     "ReIDHead",
@@ -40,4 +43,5 @@ __all__ = [
     "p3db_resnet_tiny",
     "p3dc_resnet50",
     "p3dc_resnet_tiny",
+    "parameter_table",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import torch
+
 from strf_core.models.inflate import imagenet_resnet50_state_dict, load_2d_weights
 from strf_core.models.resnet3d import ResNet3D
 
@@ -112,3 +114,40 @@ def build_model(name: str, **kwargs: Any) -> ResNet3D:
 def count_parameters(model: ResNet3D) -> int:
     """Number of parameters (trainable or not), as the paper's P(M) column counts them."""
     return sum(p.numel() for p in model.parameters())
+
+
+# The paper's Table 2, P(M) on MARS (625 classes): (baseline, with STRF); None: not reported.
+PAPER_TABLE2: dict[str, tuple[float | None, float | None]] = {
+    "c2d_resnet50": (None, None),
+    "i3d_resnet50": (28.92, 28.97),
+    "p3da_resnet50": (25.48, 25.53),
+    "p3db_resnet50": (25.48, 25.53),
+    "p3dc_resnet50": (25.48, 25.53),
+}
+
+
+def parameter_table(num_classes: int = 625) -> list[dict[str, Any]]:
+    """Table 2 reproduced: each baseline's parameters with and without STRF (stages 2-3).
+
+    The models are built on the meta device (no memory, no initialisation), so this is fast.
+
+    Returns:
+        One row per ResNet-50 baseline: ``{"model", "params", "params_strf", "added",
+        "paper_m", "paper_strf_m"}`` (counts exact, the paper's in millions).
+    """
+    rows = []
+    for name, (paper, paper_strf) in PAPER_TABLE2.items():
+        with torch.device("meta"):
+            plain = count_parameters(build_model(name, num_classes=num_classes))
+            with_strf = count_parameters(build_model(name, num_classes=num_classes, strf=True))
+        rows.append(
+            {
+                "model": name,
+                "params": plain,
+                "params_strf": with_strf,
+                "added": with_strf - plain,
+                "paper_m": paper,
+                "paper_strf_m": paper_strf,
+            }
+        )
+    return rows

@@ -2,7 +2,7 @@
 
 from strf_core.retrieval.cache import EmbeddingCache
 from strf_core.retrieval.embed import embed_clip, load_clip
-from strf_core.retrieval.gallery import HIT_KINDS, Gallery, Hit, Ranking, hit_kind
+from strf_core.retrieval.gallery import HIT_KINDS, Gallery, Hit, QueryScore, Ranking, hit_kind
 from strf_core.retrieval.keys import data_key, model_key, weights_digest
 from strf_core.retrieval.search import FaissIndex, faiss_available, topk_cosine
 
@@ -12,6 +12,7 @@ __all__ = [
     "FaissIndex",
     "Gallery",
     "Hit",
+    "QueryScore",
     "Ranking",
     "data_key",
     "embed_clip",

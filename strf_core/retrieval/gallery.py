@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from strf_core.data.tracklet import Tracklet
 from strf_core.engine.evaluate import extract_features
+from strf_core.metrics import cosine_distance, rank_queries
 from strf_core.modules import active_branches, current_active_branches
 from strf_core.retrieval.cache import EmbeddingCache
 from strf_core.retrieval.embed import embed_clip
@@ -95,6 +96,25 @@ def hit_kind(query_pid: int | None, query_camid: int | None, pid: int, camid: in
     if pid == query_pid:
         return "junk" if camid == query_camid else "match"
     return "wrong"
+
+
+class QueryScore(NamedTuple):
+    """Where a query's true matches lie in the whole gallery (the evaluation protocol's rules).
+
+    Attributes:
+        first_match: 1-based rank of the first true match once junk is removed (``None``: the
+            gallery holds no true match for it).
+        average_precision: the query's AP (``None`` without a true match).
+        num_matches: true matches in the gallery.
+        best_match: gallery index of the nearest true match (``None`` without one).
+        best_match_similarity: its cosine similarity to the query.
+    """
+
+    first_match: int | None
+    average_precision: float | None
+    num_matches: int
+    best_match: int | None
+    best_match_similarity: float | None
 
 
 class Gallery:
@@ -272,6 +292,32 @@ class Gallery:
                 f"{self._extract['size']}: resize it first"
             )
         return embed_clip(model, query, chunk_len=self._extract["chunk_len"])
+
+    def score(self, model: nn.Module, feature: Tensor, pid: int, camid: int) -> QueryScore:
+        """Rank of the first true match and AP of a query, over the whole gallery.
+
+        Args:
+            model: the model (its branch switches come from the calling context).
+            feature: the query's embedding (e.g. ``Ranking.query_feature``).
+            pid, camid: the query's labels.
+
+        Shape:
+            feature: ``(D,)``.
+        """
+        features, _ = self._entry(model, progress=False)
+        distances = cosine_distance(feature.float().reshape(1, -1), features)  # (1, G)
+        result = rank_queries(distances, [pid], self.pids, [camid], self.camids)
+        matches = np.flatnonzero((self.pids == pid) & (self.camids != camid))
+        if not len(matches):
+            return QueryScore(None, None, 0, None, None)
+        best = int(matches[np.argmin(distances[0, matches].numpy())])
+        return QueryScore(
+            first_match=int(result.first_rank[0]) + 1,
+            average_precision=float(result.ap[0]),
+            num_matches=len(matches),
+            best_match=best,
+            best_match_similarity=1.0 - float(distances[0, best]),
+        )
 
     def rank(
         self,
