@@ -1,0 +1,111 @@
+"""Choose a query: a sample query by hard case, a shipped example, or an upload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from app import resources as R
+from strf_core.data.user import TrackletInputError
+
+SOURCES = ("Sample query", "Example tracklet", "Upload")
+SUBSET_FILTER = {
+    "any": None,
+    "occluded": "occluded",
+    "look-alike": "lookalike",
+    "misaligned": "misaligned",
+    "no hard case": "",
+}
+
+
+@dataclass(frozen=True)
+class Query:
+    """The chosen query: frames at display size, labels when known, what it is."""
+
+    key: str
+    clip: torch.Tensor
+    pid: int | None
+    camid: int | None
+    title: str
+    notes: tuple[str, ...] = ()
+
+
+def pick_query(ws: R.Workspace, key: str) -> Query | None:
+    """The query widgets (in the sidebar); ``None`` until a usable query is chosen.
+
+    Bad uploads show their message in the page and return ``None``; the app keeps working.
+    """
+    messages = st.container()  # in the main area, where the reader looks
+    with st.sidebar:
+        st.subheader("Query")
+        source = st.radio("Source", SOURCES, key=f"{key}:source", horizontal=True)
+        if source == "Sample query":
+            return _sample_query(ws, key)
+        if source == "Example tracklet":
+            return _example(key, messages)
+        return _upload(key, messages)
+
+
+def _sample_query(ws: R.Workspace, key: str) -> Query | None:
+    infos = R.queries(ws)
+    if ws.subsets:
+        wanted = SUBSET_FILTER[st.selectbox("Hard case", tuple(SUBSET_FILTER), key=f"{key}:subset")]
+        if wanted == "":
+            infos = [q for q in infos if not q.subsets]
+        elif wanted is not None:
+            infos = [q for q in infos if wanted in q.subsets]
+    if not infos:
+        st.info("No query of this kind in the dataset.")
+        return None
+    info = st.selectbox("Tracklet", infos, format_func=lambda q: q.label, key=f"{key}:query")
+    return Query(
+        key=f"{ws.key}:query:{info.index}",
+        clip=R.query_clip(ws, info.index),
+        pid=info.pid,
+        camid=info.camid,
+        title=info.label,
+    )
+
+
+def _example(key: str, messages) -> Query | None:
+    name = st.selectbox("Example", tuple(R.examples()), key=f"{key}:example")
+    return _read(lambda: R.read_example(name), f"example {name}", messages)
+
+
+def _upload(key: str, messages) -> Query | None:
+    files = st.file_uploader(
+        "A tracklet: a zip of frames, several images, an mp4 or a gif",
+        accept_multiple_files=True,
+        key=f"{key}:upload",
+        help="Frames in name order. MARS-style names (0159C3T0001F001.jpg) also give the "
+        "identity and camera, so true matches can be marked.",
+    )
+    if not files:
+        st.caption("Nothing uploaded yet.")
+        return None
+    files = [(f.name, f.getvalue()) for f in files]
+    return _read(lambda: R.read_upload(files), "upload", messages)
+
+
+def _read(read, what: str, messages) -> Query | None:
+    try:
+        upload = read()
+    except TrackletInputError as err:
+        messages.error(f"This {what} cannot be used as a tracklet: {err}")
+        return None
+    except Exception as err:  # never a traceback in the page; the message names the problem
+        messages.error(f"Could not read the {what}: {type(err).__name__}: {err}")
+        return None
+    labels = "unlabelled"
+    if upload.pid is not None:
+        labels = f"id {upload.pid}, camera {upload.camid + 1}"
+    return Query(
+        key=upload.key,
+        clip=upload.clip,
+        pid=upload.pid,
+        camid=upload.camid,
+        title=f"{upload.source} ({upload.clip.shape[1]} frames, {labels})",
+        notes=upload.notes,
+    )

@@ -1,0 +1,24 @@
+"""STRF Explorer dashboard: ``streamlit run app/main.py``.
+
+A thin router; the pages are in ``app/views/``, their widgets in ``app/components/``, and every
+call into ``strf_core`` goes through ``app/resources.py``.
+"""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `app` importable as a package
+
+st.set_page_config(page_title="STRF Explorer", page_icon="🔎", layout="wide")
+
+VIEWS = Path(__file__).resolve().parent / "views"
+pages = [
+    st.Page(VIEWS / "explore.py", title="Explore", icon="🔎", default=True),
+    st.Page(VIEWS / "occlusion_lab.py", title="Occlusion lab", icon="🚧"),
+    st.Page(VIEWS / "inside_strf.py", title="Inside STRF", icon="🧩"),
+    st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon="📊"),
+    st.Page(VIEWS / "your_model.py", title="Your model", icon="📂"),
+]
+st.navigation(pages).run()

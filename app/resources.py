@@ -1,0 +1,474 @@
+"""The dashboard's one door to ``strf_core``: models, data, embeddings and explanations, cached.
+
+Pages and components call only this module. Heavy things are built once per process
+(``st.cache_resource``: models, datasets, galleries) and shared by every session; results are
+cached by value (``st.cache_data``: rankings, maps, tables). The shared models are never changed
+per session: a session's branch toggles reach STRF through :func:`strf_core.active_branches`,
+a context variable of the thread that serves it.
+
+::
+
+    Workspace (models by label, dataset, one Gallery per model)
+      demo_workspace()                the shipped models on the regenerated demo world
+      custom_workspace(...)           checkpoints of ``strf train`` on a dataset root
+    analyse(ws, label, clip, ...)     ranking + where the true match ranks + Grad-CAM overlays
+    occlusion / inspect / tables      what the other pages show
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from strf_core import BRANCH_NAMES, active_branches
+from strf_core.data.datasets import ReIDDataset, build_dataset
+from strf_core.data.occlude import occlude
+from strf_core.data.synthetic import META_NAME, subset_masks
+from strf_core.data.transforms import ClipTransform
+from strf_core.data.user import DEFAULT_LIMITS, UserTracklet, labels_from_names, read_uploads
+from strf_core.demo import (
+    DemoModel,
+    cache_root,
+    demo_models,
+    demo_world,
+    example_tracklets,
+    load_model,
+)
+from strf_core.explain import as_images, inspect_unit, overlay, similarity_gradcam
+from strf_core.metrics import cosine_distance, evaluate_rank
+from strf_core.models import parameter_table
+from strf_core.retrieval import Gallery, QueryScore, Ranking, load_clip
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
+DISPLAY_SIZE = (128, 64)  # (H, W) frames are shown at (the demo world's size)
+BRANCH_LABELS = {
+    "t_dynamic": "temporal dynamic",
+    "t_static": "temporal static",
+    "s_fine": "spatial fine",
+    "s_coarse": "spatial coarse",
+}
+SUBSETS = ("lookalike", "occluded", "misaligned")
+
+if os.environ.get("STRF_TORCH_THREADS"):
+    torch.set_num_threads(int(os.environ["STRF_TORCH_THREADS"]))
+
+
+# --------------------------------------------------------------------------- workspaces
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Models and the data they are explored on.
+
+    Attributes:
+        key: identity of the workspace for the caches.
+        title: what the page calls it.
+        models: the models by label (``"baseline"``, ``"strf"``, or checkpoint names).
+        dataset: the split (query and gallery tracklets).
+        root: the dataset folder.
+        subsets: per-query masks of the synthetic hard cases (``{}`` for real datasets).
+        galleries: one :class:`~strf_core.retrieval.Gallery` per model label.
+    """
+
+    key: str
+    title: str
+    models: dict[str, DemoModel]
+    dataset: ReIDDataset
+    root: Path
+    subsets: dict[str, np.ndarray]
+    galleries: dict[str, Gallery] = field(repr=False)
+
+
+def _hash_workspace(ws: Workspace) -> str:
+    return ws.key
+
+
+HASH = {Workspace: _hash_workspace}
+
+
+def _workspace(key: str, title: str, models: dict[str, DemoModel], data, root: Path) -> Workspace:
+    synthetic = (root / META_NAME).is_file()
+    galleries = {
+        label: Gallery(
+            data.gallery,
+            cache_dir=cache_root() / "embeddings",
+            size=m.input_size,
+            mode=m.config.data.test_mode,
+            chunk_len=m.config.data.chunk_len,
+            seq_len=m.config.data.seq_len,
+        )
+        for label, m in models.items()
+    }
+    subsets = subset_masks(root, data.query) if synthetic else {}
+    return Workspace(key, title, models, data, root, subsets, galleries)
+
+
+@st.cache_resource(show_spinner=False)
+def demo_workspace() -> Workspace:
+    """The shipped demo models on the demo world (generated once into the cache, ~10 s)."""
+    models = demo_models()
+    root = demo_world()
+    data = build_dataset("mars", root, protocol=models["strf"].config.data.protocol)
+    return _workspace("demo", "demo models on the synthetic demo world", models, data, root)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def custom_workspace(
+    checkpoints: tuple[str, ...], dataset: str, root: str, split_id: int, protocol: str
+) -> Workspace:
+    """Checkpoints of ``strf train`` on a dataset the loaders read.
+
+    Raises:
+        CheckpointError, DatasetError, TrackletInputError: named in their messages.
+    """
+    models: dict[str, DemoModel] = {}
+    for path in checkpoints:
+        model = load_model(path)
+        label = model.name if model.name not in models else f"{model.name} ({len(models)})"
+        models[label] = model
+    kwargs = {"split_id": split_id} if dataset in ("ilids_vid", "prid2011") else {}
+    if dataset == "mars":
+        kwargs["protocol"] = protocol
+    data = build_dataset(dataset, root, **kwargs)
+    key = f"custom:{'|'.join(checkpoints)}:{dataset}:{root}:{split_id}:{protocol}"
+    title = f"{', '.join(models)} on {dataset} ({root})"
+    return _workspace(key, title, models, data, Path(root).expanduser())
+
+
+def warm_up(ws: Workspace) -> None:
+    """Embed each model's gallery with all branches on (disk-cached: slow only the first time)."""
+    for label, model in ws.models.items():
+        ws.galleries[label].features(model.model)
+
+
+@st.cache_resource(show_spinner=False, hash_funcs=HASH)
+def start_precompute(ws: Workspace) -> threading.Thread | None:
+    """Embed the gallery for every branch set of the STRF models in the background, once per
+    process, so toggles find their embeddings ready (``STRF_APP_PRECOMPUTE=0`` turns it off)."""
+    if os.environ.get("STRF_APP_PRECOMPUTE", "1") == "0":
+        return None
+
+    def run() -> None:
+        with contextlib.suppress(OSError, AttributeError):  # lower priority, Linux only
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        for label, model in ws.models.items():
+            if model.has_strf:
+                ws.galleries[label].precompute(model.model)
+
+    thread = threading.Thread(target=run, name="strf-precompute", daemon=True)
+    thread.start()
+    return thread
+
+
+# --------------------------------------------------------------------------- queries
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """One query tracklet of a workspace, for pickers."""
+
+    index: int
+    pid: int
+    camid: int
+    num_frames: int
+    subsets: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        kinds = ", ".join(self.subsets) or "no hard case"
+        where = f"id {self.pid}, camera {self.camid + 1}, {self.num_frames} frames"
+        return f"#{self.index}: {where} ({kinds})"
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False)
+def queries(ws: Workspace) -> list[QueryInfo]:
+    """Every query, with the synthetic subsets it belongs to."""
+    out = []
+    for i, t in enumerate(ws.dataset.query):
+        kinds = tuple(s for s in SUBSETS if s in ws.subsets and bool(ws.subsets[s][i]))
+        out.append(QueryInfo(i, t.pid, t.camid, len(t.frames), kinds))
+    return out
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=64)
+def query_clip(ws: Workspace, index: int, max_frames: int = 32) -> torch.Tensor:
+    """A query's frames at display size (at most ``max_frames``, evenly spaced).
+
+    Shape:
+        ``(3, T, H, W)``, uint8.
+    """
+    tracklet = ws.dataset.query[index]
+    if len(tracklet.frames) > max_frames:
+        keep = np.linspace(0, len(tracklet.frames) - 1, max_frames).round().astype(int)
+        tracklet = tracklet._replace(frames=tuple(tracklet.frames[i] for i in keep))
+    return load_clip(tracklet, DISPLAY_SIZE)
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=2048)
+def gallery_thumbnail(ws: Workspace, index: int) -> np.ndarray:
+    """The middle frame of a gallery tracklet at display size, ``(H, W, 3)`` uint8."""
+    tracklet = ws.dataset.gallery[index]
+    middle = tracklet._replace(frames=(tracklet.frames[len(tracklet.frames) // 2],))
+    return as_images(load_clip(middle, DISPLAY_SIZE))[0]
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A user's tracklet: its frames at display size and the labels its names give, if any."""
+
+    key: str
+    clip: torch.Tensor
+    source: str
+    pid: int | None
+    camid: int | None
+    notes: tuple[str, ...]
+
+
+def read_upload(files: Sequence[tuple[str, bytes]]) -> Upload:
+    """Read uploaded files (a zip, a video, a GIF or images) into a tracklet.
+
+    Raises:
+        TrackletInputError: what is wrong, naming the file.
+    """
+    user: UserTracklet = read_uploads(list(files), limits=DEFAULT_LIMITS)
+    digest = hashlib.sha1()
+    for name, data in files:
+        digest.update(name.encode() + hashlib.sha1(data).digest())
+    labels = labels_from_names(user.sources)
+    pid, camid = labels if labels is not None else (None, None)
+    return Upload(
+        key=f"upload:{digest.hexdigest()[:16]}",
+        clip=user.resized(DISPLAY_SIZE),
+        source=user.source,
+        pid=pid,
+        camid=camid,
+        notes=user.warnings + user.notes,
+    )
+
+
+def examples() -> dict[str, Path]:
+    """The example tracklets shipped in ``sample_data/examples/``."""
+    return example_tracklets()
+
+
+def read_example(name: str) -> Upload:
+    """An example tracklet, read like an upload (folders as their image files)."""
+    path = examples()[name]
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    return read_upload([(f.name, f.read_bytes()) for f in files if not f.name.startswith(".")])
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What one model makes of one query, with the branches a session switched on.
+
+    Attributes:
+        ranking: the top-k gallery hits.
+        score: where the true matches lie in the whole gallery (``None``: query labels unknown).
+        overlays: per-frame Grad-CAM of the similarity to ``explained`` over the frames.
+        explained: the gallery index the maps explain (the top hit, or the best true match).
+        similarity: the cosine similarity the maps explain.
+        empty_frames: frames with no evidence at all.
+    """
+
+    ranking: Ranking
+    score: QueryScore | None
+    overlays: list[np.ndarray]
+    explained: int
+    similarity: float
+    empty_frames: tuple[int, ...]
+
+
+def _switch(model: DemoModel, branches: tuple[str, ...] | None):
+    """The branch switch for ``model``: ``branches`` for STRF models, nothing otherwise."""
+    if branches is None or not model.has_strf:
+        return contextlib.nullcontext()
+    return active_branches(*branches)
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=256)
+def analyse(
+    ws: Workspace,
+    label: str,
+    clip_key: str,
+    _clip: torch.Tensor,
+    branches: tuple[str, ...] | None,
+    *,
+    k: int = 10,
+    pid: int | None = None,
+    camid: int | None = None,
+    explain: str = "top",
+) -> Analysis:
+    """Rank the gallery for a query and explain the similarity behind it.
+
+    Args:
+        ws: the workspace.
+        label: which model.
+        clip_key: identity of ``_clip`` for the cache (``"query:12"``, an upload's digest...).
+        _clip: the query's frames at display size, uint8 ``(3, T, H, W)``.
+        branches: STRF branches switched on (``None``: all); ignored by baselines.
+        k: hits to return.
+        pid, camid: the query's labels, when known.
+        explain: ``"top"`` (the maps explain the top hit) or ``"match"`` (the nearest true
+            match, when there is one).
+    """
+    model = ws.models[label]
+    gallery = ws.galleries[label]
+    clip = resize_for(model, _clip)  # (3, T, h, w): the model's input size
+    with _switch(model, branches):
+        ranking = gallery.rank(model.model, clip, k=k, pid=pid, camid=camid, exclude_junk=True)
+        score = None
+        if pid is not None and camid is not None:
+            score = gallery.score(model.model, ranking.query_feature, pid, camid)
+        target = ranking.hits[0].index
+        if explain == "match" and score is not None and score.best_match is not None:
+            target = score.best_match
+        feature = gallery.features(model.model)[target]
+        maps = similarity_gradcam(model.model, clip, feature)
+    return Analysis(
+        ranking=ranking,
+        score=score,
+        overlays=as_images(overlay(_clip, maps.maps, alpha=0.55)),
+        explained=target,
+        similarity=maps.score,
+        empty_frames=tuple(int(i) for i in torch.nonzero(maps.empty).flatten()),
+    )
+
+
+def resize_for(model: DemoModel, clip: torch.Tensor) -> torch.Tensor:
+    """A display-size clip at the model's input size, resized as the test loader resizes.
+
+    Shape:
+        ``(3, T, H, W) -> (3, T, h, w)``, uint8.
+    """
+    return ClipTransform(size=model.input_size, flip_p=0.0, normalize=False)(clip.unbind(1))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def occluded(
+    clip_key: str,
+    _clip: torch.Tensor,
+    kind: str,
+    position: tuple[float, float],
+    size: float,
+    frames: tuple[int, int],
+    seed: int,
+) -> tuple[str, torch.Tensor, float]:
+    """The clip with an occluder drawn in: ``(its key, frames, mean occluded fraction)``."""
+    result = occlude(_clip, kind, position=position, size=size, frames=frames, seed=seed)
+    key = f"{clip_key}|occ:{kind}:{position}:{size}:{frames}:{seed}"
+    return key, result.clip, float(result.masks.float().mean())
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=64)
+def inspect(
+    ws: Workspace, label: str, clip_key: str, _clip: torch.Tensor, unit: str, branches
+) -> object:
+    """:func:`strf_core.explain.inspect_unit` of one unit on a clip (at the model's size)."""
+    model = ws.models[label]
+    with _switch(model, branches):
+        return inspect_unit(model.model, resize_for(model, _clip), unit)
+
+
+def strf_units(ws: Workspace, label: str) -> dict[str, object]:
+    """The STRF units of a model by module name."""
+    return ws.models[label].model.strf_units()
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@st.cache_data(show_spinner=False)
+def table2() -> list[dict]:
+    """Table 2: the baselines' parameters with and without STRF, ours beside the paper's."""
+    return parameter_table()
+
+
+@st.cache_data(show_spinner=False)
+def results() -> dict[str, dict]:
+    """The benchmark and ablation tables of ``docs/results/`` (``{}`` where absent)."""
+    out = {}
+    for name in ("benchmark", "ablations", "recipe"):
+        path = RESULTS_DIR / f"{name}.json"
+        if path.is_file():
+            out[name] = json.loads(path.read_text())
+    return out
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False)
+def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
+    """CMC and mAP of one model over the workspace's whole query set (embeddings cached).
+
+    Returns:
+        ``{"cmc": list of max_rank floats, "mAP": float, "subsets": {name: {"cmc", "mAP"}}}``.
+    """
+    model = ws.models[label]
+    settings = ws.galleries[label]
+    queries_gallery = Gallery(
+        ws.dataset.query,
+        cache_dir=cache_root() / "embeddings",
+        size=model.input_size,
+        mode=model.config.data.test_mode,
+        chunk_len=model.config.data.chunk_len,
+        seq_len=model.config.data.seq_len,
+    )
+    q = queries_gallery.features(model.model)
+    g = settings.features(model.model)
+    distances = cosine_distance(q, g).numpy()
+    q_pids, q_cams = queries_gallery.pids, queries_gallery.camids
+    out = {}
+    masks = {"all": np.ones(len(q_pids), dtype=bool)} | {
+        s: np.asarray(ws.subsets[s], dtype=bool) for s in SUBSETS if s in ws.subsets
+    }
+    for name, mask in masks.items():
+        r = evaluate_rank(
+            distances[mask], q_pids[mask], settings.pids, q_cams[mask], settings.camids, max_rank
+        )
+        out[name] = {"cmc": [float(x) for x in r["cmc"]], "mAP": float(r["mAP"])}
+    return out
+
+
+__all__ = [
+    "BRANCH_LABELS",
+    "BRANCH_NAMES",
+    "DISPLAY_SIZE",
+    "Analysis",
+    "QueryInfo",
+    "Upload",
+    "Workspace",
+    "analyse",
+    "as_images",
+    "cmc",
+    "custom_workspace",
+    "demo_workspace",
+    "examples",
+    "gallery_thumbnail",
+    "inspect",
+    "occluded",
+    "queries",
+    "query_clip",
+    "read_example",
+    "read_upload",
+    "resize_for",
+    "results",
+    "start_precompute",
+    "strf_units",
+    "table2",
+    "warm_up",
+]
