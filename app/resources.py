@@ -33,6 +33,7 @@ import torch
 from strf_core import BRANCH_NAMES, active_branches
 from strf_core.data.datasets import ReIDDataset, build_dataset
 from strf_core.data.occlude import occlude
+from strf_core.data.render import OCCLUDER_KINDS
 from strf_core.data.synthetic import META_NAME, subset_masks
 from strf_core.data.transforms import ClipTransform
 from strf_core.data.user import DEFAULT_LIMITS, UserTracklet, labels_from_names, read_uploads
@@ -314,6 +315,7 @@ def analyse(
     pid: int | None = None,
     camid: int | None = None,
     explain: str = "top",
+    target: int | None = None,
 ) -> Analysis:
     """Rank the gallery for a query and explain the similarity behind it.
 
@@ -327,6 +329,7 @@ def analyse(
         pid, camid: the query's labels, when known.
         explain: ``"top"`` (the maps explain the top hit) or ``"match"`` (the nearest true
             match, when there is one).
+        target: a gallery index to explain instead (to compare two clips against one entry).
     """
     model = ws.models[label]
     gallery = ws.galleries[label]
@@ -336,16 +339,18 @@ def analyse(
         score = None
         if pid is not None and camid is not None:
             score = gallery.score(model.model, ranking.query_feature, pid, camid)
-        target = ranking.hits[0].index
+        explained = ranking.hits[0].index
         if explain == "match" and score is not None and score.best_match is not None:
-            target = score.best_match
-        feature = gallery.features(model.model)[target]
+            explained = score.best_match
+        if target is not None:
+            explained = target
+        feature = gallery.features(model.model)[explained]
         maps = similarity_gradcam(model.model, clip, feature)
     return Analysis(
         ranking=ranking,
         score=score,
         overlays=as_images(overlay(_clip, maps.maps, alpha=0.55)),
-        explained=target,
+        explained=explained,
         similarity=maps.score,
         empty_frames=tuple(int(i) for i in torch.nonzero(maps.empty).flatten()),
     )
@@ -448,6 +453,7 @@ __all__ = [
     "BRANCH_LABELS",
     "BRANCH_NAMES",
     "DISPLAY_SIZE",
+    "OCCLUDER_KINDS",
     "Analysis",
     "QueryInfo",
     "Upload",
