@@ -45,9 +45,9 @@ from strf_core.demo import (
     example_tracklets,
     load_model,
 )
-from strf_core.explain import as_images, inspect_unit, overlay, similarity_gradcam
+from strf_core.explain import as_images, inspect_unit, mask_view, overlay, similarity_gradcam
 from strf_core.metrics import cosine_distance, evaluate_rank
-from strf_core.models import parameter_table
+from strf_core.models import count_parameters, parameter_table
 from strf_core.retrieval import Gallery, QueryScore, Ranking, load_clip
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -396,6 +396,42 @@ def strf_units(ws: Workspace, label: str) -> dict[str, object]:
     return ws.models[label].model.strf_units()
 
 
+def unit_table(ws: Workspace, label: str) -> list[dict]:
+    """One row per STRF unit: where it is, its width, branches, gamma and parameters."""
+    rows = []
+    for name, unit in strf_units(ws, label).items():
+        rows.append(
+            {
+                "unit": name,
+                "channels": unit.channels,
+                "branches": ", ".join(unit.branches),
+                "integration": unit.integration,
+                "gamma": None if unit.gamma is None else round(float(unit.gamma.detach()), 4),
+                "parameters": sum(p.numel() for p in unit.parameters()),
+            }
+        )
+    return rows
+
+
+def model_parameters(ws: Workspace, label: str) -> int:
+    """A model's parameter count (as Table 2 counts them)."""
+    return count_parameters(ws.models[label].model)
+
+
+def mask_overlay(
+    inspection, branch: str, cell: tuple[int, int], clip: torch.Tensor, direction: str
+) -> list[np.ndarray]:
+    """One position's FAM weights (one mask for the whole clip) over every frame.
+
+    Shape:
+        clip: ``(3, T, H, W)`` uint8 at display size.
+    """
+    view = mask_view(
+        inspection.masks[branch], inspection.grid, cell, direction=direction, size=DISPLAY_SIZE
+    )
+    return as_images(overlay(clip, view, alpha=0.6, colormap="heat"))
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -449,6 +485,30 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
     return out
 
 
+@st.cache_data(show_spinner=False)
+def seed_results(group: str = "benchmark") -> dict[str, list[dict]]:
+    """The per-seed records of one results table's rows, read from ``docs/results/cells/``
+    (they keep rank-5 and rank-10, which the tables leave out); seeds not run are absent.
+
+    Returns:
+        ``{row label: [{"seed", "device", "wall_s", "mAP", "rank1", "rank5", "rank10",
+        "num_queries", "subsets"}, ...]}`` (fractions, as in the cells).
+    """
+    from strf_core.benchmark import ablation_cells, benchmark_cells
+
+    table = results().get("benchmark" if group == "benchmark" else "ablations", {})
+    seeds = sorted({s for r in table.get("rows", []) if r["group"] == group for s in r["seeds_planned"]})
+    cells = benchmark_cells(seeds) if group == "benchmark" else ablation_cells(seeds, [group])
+    out: dict[str, list[dict]] = {}
+    for cell in cells:
+        path = RESULTS_DIR / "cells" / f"{cell.key}.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+            extra = {"seed": cell.seed, "device": record.get("device"), "wall_s": record.get("wall_s")}
+            out.setdefault(cell.label, []).append(extra | record["metrics"])
+    return out
+
+
 __all__ = [
     "BRANCH_LABELS",
     "BRANCH_NAMES",
@@ -466,6 +526,8 @@ __all__ = [
     "examples",
     "gallery_thumbnail",
     "inspect",
+    "mask_overlay",
+    "model_parameters",
     "occluded",
     "queries",
     "query_clip",
@@ -476,5 +538,6 @@ __all__ = [
     "start_precompute",
     "strf_units",
     "table2",
+    "unit_table",
     "warm_up",
 ]
