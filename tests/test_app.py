@@ -1,0 +1,215 @@
+"""The dashboard, headless (streamlit's AppTest): every page renders, toggles change the STRF
+outputs, good and bad uploads give the result or the message expected."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from strf_core.data.synthetic import generate
+from strf_core.demo import MODELS_DIR, example_tracklets
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+TIMEOUT = 600  # the first run generates the demo world and embeds its gallery (about 30 s)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_environment(tmp_path_factory):
+    """A private cache (demo world, embeddings) and no background embedding."""
+    saved = {k: os.environ.get(k) for k in ("STRF_CACHE", "STRF_APP_PRECOMPUTE")}
+    os.environ["STRF_CACHE"] = str(tmp_path_factory.mktemp("strf-cache"))
+    os.environ["STRF_APP_PRECOMPUTE"] = "0"
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _page(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if page is not None:
+        at.switch_page(page).run()
+    _assert_ok(at)
+    return at
+
+
+def _assert_ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def _markdown(at: AppTest) -> list[str]:
+    return [m.value for m in at.markdown]
+
+
+def _column_state(at: AppTest) -> tuple[list[str], list[str]]:
+    """What the two model columns say: their match lines and their Grad-CAM captions."""
+    matches = [m for m in _markdown(at) if m.startswith("First true match")]
+    cams = [c for c in _captions(at) if c.startswith("Grad-CAM")]
+    return matches, cams
+
+
+def test_explore_renders_baseline_beside_strf():
+    at = _page()
+    assert at.title[0].value == "Explore"
+    matches, cams = _column_state(at)
+    assert len(matches) == 2 and len(cams) == 2  # baseline and STRF
+    assert "p3dc_resnet_tiny, no STRF" in _captions(at)
+    assert "p3dc_resnet_tiny, STRF with all four branches" in _captions(at)
+    images = at.get("image")
+    assert len(images) >= 5  # query frames, two overlay strips, two ranking strips
+
+
+def test_toggles_change_the_strf_column_only():
+    at = _page()
+    matches, cams = _column_state(at)
+    at.toggle(key="explore:s_fine").set_value(False)
+    at.toggle(key="explore:s_coarse").set_value(False).run()
+    _assert_ok(at)
+    toggled_matches, toggled_cams = _column_state(at)
+    assert "p3dc_resnet_tiny, STRF with temporal dynamic, temporal static" in _captions(at)
+    assert toggled_cams[0] == cams[0] and toggled_matches[0] == matches[0]  # baseline as it was
+    assert toggled_cams[1] != cams[1]  # STRF's similarity to its explained entry moved
+    at.toggle(key="explore:s_fine").set_value(True)
+    at.toggle(key="explore:s_coarse").set_value(True).run()
+    assert _column_state(at) == (matches, cams)  # back to all four: the same results
+
+
+def test_subset_filter_lists_only_that_hard_case():
+    at = _page()
+    at.selectbox(key="explore:subset").set_value("occluded").run()
+    _assert_ok(at)
+    options = at.selectbox(key="explore:query").options
+    assert options and all("occluded" in option for option in options)
+
+
+def _upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
+    at.radio(key="explore:source").set_value("Upload").run()
+    at.file_uploader(key="explore:upload").set_value(list(files)).run()
+    _assert_ok(at)
+    return at
+
+
+def test_upload_of_a_labelled_zip_ranks_it_with_true_matches_marked():
+    data = example_tracklets()["misaligned.zip"].read_bytes()
+    at = _upload(_page(), ("misaligned.zip", data, "application/zip"))
+    assert not at.error
+    assert any("misaligned.zip" in c and "id 278, camera 4" in c for c in _captions(at))
+    matches, cams = _column_state(at)
+    assert len(matches) == 2 and len(cams) == 2
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 64), (90, 40, 10)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+BAD_UPLOADS = {
+    "not a zip": (("frames.zip", b"this is not an archive", "application/zip"), "frames.zip"),
+    "empty zip": (("empty.zip", _zip({"readme.txt": b"no frames"}), "application/zip"), "empty"),
+    "text file": (("notes.txt", b"hello", "text/plain"), "notes.txt"),
+    "truncated image": (("f001.png", _png()[:40], "image/png"), "f001.png"),
+    "path traversal": (("evil.zip", _zip({"../x.png": _png()}), "application/zip"), "evil.zip"),
+    "broken video": (
+        ("clip.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64, "video/mp4"),
+        "clip.mp4",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_UPLOADS))
+def test_bad_uploads_give_a_message_not_a_traceback(kind):
+    upload, named = BAD_UPLOADS[kind]
+    at = _upload(_page(), upload)
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and named in errors[0], errors
+    assert not _column_state(at)[0]  # nothing ranked
+    # The app keeps working: back to a sample query.
+    at.radio(key="explore:source").set_value("Sample query").run()
+    _assert_ok(at)
+    assert not at.error and len(_column_state(at)[0]) == 2
+
+
+def test_occlusion_lab_compares_before_and_after():
+    at = _page("views/occlusion_lab.py")
+    assert at.title[0].value == "Occlusion lab"
+    table = at.dataframe[0].value
+    assert list(table["model"]) == ["baseline", "strf"]
+    assert (table["similarity before"] != table["similarity after"]).all()
+    at.slider(key="occlusion:size").set_value(2.5).run()
+    _assert_ok(at)
+    bigger = at.dataframe[0].value
+    assert not bigger["similarity after"].equals(table["similarity after"])
+    assert bigger["similarity before"].equals(table["similarity before"])
+
+
+def test_inside_strf_shows_masks_contributions_and_table2():
+    at = _page("views/inside_strf.py")
+    assert at.title[0].value == "Inside STRF"
+    mask_line = next(m for m in _markdown(at) if "mask of `" in m)
+    stats = next(c for c in _captions(at) if c.startswith("A column of this mask"))
+    at.radio(key="inside:branch").set_value("s_coarse").run()
+    _assert_ok(at)
+    assert next(m for m in _markdown(at) if "mask of `" in m) != mask_line
+    assert next(c for c in _captions(at) if c.startswith("A column of this mask")) != stats
+    at.slider(key="inside:row:layer2.0.strf").set_value(0).run()
+    _assert_ok(at)
+    assert any("position row 0" in m for m in _markdown(at))
+    tables = [d.value for d in at.dataframe]
+    table2 = tables[-1]
+    assert list(table2["model"])[:2] == ["c2d_resnet50", "i3d_resnet50"]
+    assert table2["ours"][1] == "28,921,521"
+
+
+@pytest.fixture(scope="module")
+def tiny_world(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("yours") / "tiny"
+    generate(root, preset="tiny", seed=3, size=(128, 64), workers=1, progress=False)
+    return root
+
+
+def _load_your_model(at: AppTest, paths: str, root: str) -> AppTest:
+    at.text_area[0].set_value(paths)
+    at.text_input[0].set_value(root)
+    at.button[0].click().run()
+    _assert_ok(at)
+    return at
+
+
+def test_your_model_explores_checkpoints_on_a_dataset_root(tiny_world):
+    at = _page("views/your_model.py")
+    paths = f"{MODELS_DIR / 'baseline'}\n{MODELS_DIR / 'strf'}"
+    at = _load_your_model(at, paths, str(tiny_world))
+    assert not at.error
+    assert any("2 model(s) on mars" in s.value for s in at.success)
+    assert len(_column_state(at)[0]) == 2
+
+
+def test_your_model_names_a_bad_checkpoint_and_a_bad_root(tiny_world, tmp_path):
+    at = _load_your_model(_page("views/your_model.py"), str(tmp_path / "nope"), str(tiny_world))
+    assert len(at.error) == 1 and "nope" in at.error[0].value
+    at = _load_your_model(_page("views/your_model.py"), str(MODELS_DIR / "strf"), str(tmp_path))
+    assert len(at.error) == 1 and str(tmp_path) in at.error[0].value
