@@ -11,14 +11,14 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `app` importable as a package
 
-st.set_page_config(page_title="STRF Explorer", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="STRF Explorer", page_icon=":material/search:", layout="wide")
 
 VIEWS = Path(__file__).resolve().parent / "views"
 pages = [
-    st.Page(VIEWS / "explore.py", title="Explore", icon="🔎", default=True),
-    st.Page(VIEWS / "occlusion_lab.py", title="Occlusion lab", icon="🚧"),
-    st.Page(VIEWS / "inside_strf.py", title="Inside STRF", icon="🧩"),
-    st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon="📊"),
-    st.Page(VIEWS / "your_model.py", title="Your model", icon="📂"),
+    st.Page(VIEWS / "explore.py", title="Explore", icon=":material/search:", default=True),
+    st.Page(VIEWS / "occlusion_lab.py", title="Occlusion lab", icon=":material/block:"),
+    st.Page(VIEWS / "inside_strf.py", title="Inside STRF", icon=":material/grid_view:"),
+    st.Page(VIEWS / "benchmarks.py", title="Benchmarks", icon=":material/bar_chart:"),
+    st.Page(VIEWS / "your_model.py", title="Your model", icon=":material/folder_open:"),
 ]
 st.navigation(pages).run()

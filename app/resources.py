@@ -497,15 +497,20 @@ def seed_results(group: str = "benchmark") -> dict[str, list[dict]]:
     from strf_core.benchmark import ablation_cells, benchmark_cells
 
     table = results().get("benchmark" if group == "benchmark" else "ablations", {})
-    seeds = sorted({s for r in table.get("rows", []) if r["group"] == group for s in r["seeds_planned"]})
+    rows = [r for r in table.get("rows", []) if r["group"] == group]
+    seeds = sorted({s for r in rows for s in r["seeds_planned"]})
     cells = benchmark_cells(seeds) if group == "benchmark" else ablation_cells(seeds, [group])
     out: dict[str, list[dict]] = {}
     for cell in cells:
         path = RESULTS_DIR / "cells" / f"{cell.key}.json"
         if path.is_file():
             record = json.loads(path.read_text())
-            extra = {"seed": cell.seed, "device": record.get("device"), "wall_s": record.get("wall_s")}
-            out.setdefault(cell.label, []).append(extra | record["metrics"])
+            run = {
+                "seed": cell.seed,
+                "device": record.get("device"),
+                "wall_s": record.get("wall_s"),
+            }
+            out.setdefault(cell.label, []).append(run | record["metrics"])
     return out
 
 

@@ -9,12 +9,12 @@ import streamlit as st
 
 from app import resources as R
 
-KIND_MARKS = {  # what a hit is for the query: a mark a reader sees at a glance
-    "match": "✅ true match",
-    "wrong": "❌ wrong",
-    "junk": "⚪ junk",
-    "distractor": "🟠 distractor",
-    "unknown": "❔",
+KIND_MARKS = {  # what a hit is for the query (plain symbols: no emoji font needed)
+    "match": "✓ TRUE MATCH",
+    "wrong": "✗ wrong",
+    "junk": "junk",
+    "distractor": "distractor",
+    "unknown": "?",
 }
 FRAME_WIDTH = 56  # pixels a 128x64 frame is shown at in a strip
 

@@ -1,0 +1,145 @@
+"""The Benchmarks page, headless (streamlit's AppTest): it renders the tables of docs/results/
+with ours beside the paper's MARS numbers (read here from the JSON, not typed in), marks cells
+not run without inventing numbers, and computes the live CMC of the demo models on request."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+pytest.importorskip("streamlit")
+pytest.importorskip("plotly")
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app" / "main.py")
+PAGE = "views/benchmarks.py"
+RESULTS = ROOT / "docs" / "results"
+TIMEOUT = 600  # the live CMC embeds the demo world's queries and gallery the first time
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_environment(tmp_path_factory):
+    """A private cache (demo world, embeddings), no background embedding, one torch thread."""
+    saved = {k: os.environ.get(k) for k in ("STRF_CACHE", "STRF_APP_PRECOMPUTE")}
+    threads = torch.get_num_threads()
+    os.environ["STRF_CACHE"] = str(tmp_path_factory.mktemp("strf-cache"))
+    os.environ["STRF_APP_PRECOMPUTE"] = "0"
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.switch_page(PAGE).run()  # straight to the page: the default page would rank a query
+    _assert_ok(at)
+    return at
+
+
+def _assert_ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _table_with(at: AppTest, labels: list[str]):
+    """The first table of the page whose model column holds all of ``labels``."""
+    for frame in at.dataframe:
+        df = frame.value
+        if "model" in df.columns and set(labels) <= set(df["model"]):
+            return df.set_index("model")
+    raise AssertionError(f"no table with rows {labels}")
+
+
+def _paper_columns(df) -> tuple[str, str]:
+    mars = [c for c in df.columns if "MARS" in c]
+    return next(c for c in mars if "mAP" in c), next(c for c in mars if "R@1" in c)
+
+
+def _expected(stat: dict | None) -> str:
+    if not stat or stat["mean"] is None:
+        return "not run"
+    text = f"{100 * stat['mean']:.1f}"
+    return text + (f" ± {100 * stat['std']:.1f}" if stat["std"] is not None else "")
+
+
+def _check_rows(at: AppTest, rows: list[dict]) -> None:
+    """Each row's label, our mAP / R@1 and the paper's MARS numbers, as the JSON has them."""
+    df = _table_with(at, [r["label"] for r in rows])
+    paper_map, paper_r1 = _paper_columns(df)
+    for row in rows:
+        line = df.loc[row["label"]]
+        assert line["mAP"] == _expected(row["stats"].get("mAP")), row["label"]
+        assert line["R@1"] == _expected(row["stats"].get("rank1")), row["label"]
+        for column, value in zip((paper_map, paper_r1), row["paper_mars"], strict=True):
+            assert line[column] == ("—" if value is None else f"{value:.1f}"), (row, column)
+
+
+def _live_curves(at: AppTest) -> dict[str, list[float]]:
+    """The live CMC traces over all queries (the first subplot), by trace name, in %."""
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        curves = {
+            t["name"]: t["y"]
+            for t in spec["data"]
+            if str(t.get("name", "")).endswith("(live)") and t.get("xaxis", "x") == "x"
+        }
+        if curves:
+            return curves
+    return {}
+
+
+def test_benchmarks_page():
+    benchmark = json.loads((RESULTS / "benchmark.json").read_text())
+    ablations = json.loads((RESULTS / "ablations.json").read_text())
+    at = _page()
+
+    assert {"Baseline vs STRF"} <= {h.value for h in at.header}
+    codes = [c.value for c in at.code]
+    assert benchmark["command"] in codes and ablations["command"] in codes
+    assert len(benchmark["rows"]) >= 2  # baseline and STRF
+    _check_rows(at, benchmark["rows"])
+    groups: dict[str, list[dict]] = {}
+    for row in ablations["rows"]:
+        groups.setdefault(row["group"], []).append(row)
+    for rows in groups.values():
+        _check_rows(at, rows)
+    assert len(at.get("plotly_chart")) >= 2 + len(groups)
+    assert not _live_curves(at)  # nothing computed until asked for
+
+    at.toggle(key="bench:live_cmc").set_value(True).run()
+    _assert_ok(at)
+    curves = _live_curves(at)
+    assert len(curves) == 2, curves.keys()  # the demo baseline and STRF
+    for name, curve in curves.items():
+        cmc = [v / 100 for v in curve]
+        assert len(cmc) == 20, name
+        assert all(b >= a for a, b in itertools.pairwise(cmc)), name
+        assert cmc[0] >= 0 and cmc[-1] <= 1 + 1e-9, name
+
+
+def test_rows_not_run_and_missing_paper_numbers(monkeypatch):
+    """A group whose cells are not run yet shows "not run" and "—", never a number."""
+    from app import resources as R
+
+    real = json.loads((RESULTS / "ablations.json").read_text())
+    row = json.loads(json.dumps(real["rows"][0]))
+    row |= {"group": "fig4b", "label": "not yet", "paper_mars": [None, None], "seeds": []}
+    row["stats"] = {k: {"mean": None, "std": None, "values": []} for k in row["stats"]}
+    partial = real | {"rows": [real["rows"][0], row], "cells_finished": 1, "cells_planned": 2}
+    monkeypatch.setattr(R, "results", lambda: {"ablations": partial})
+    at = _page()
+    line = _table_with(at, ["not yet"]).loc["not yet"]
+    assert line["mAP"] == "not run" and line["R@1"] == "not run"
+    assert all(line[c] == "—" for c in _paper_columns(_table_with(at, ["not yet"])))
+    assert line["seeds"] == "0/1"
