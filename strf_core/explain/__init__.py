@@ -28,20 +28,24 @@ from strf_core.explain.gradcam import (
 from strf_core.explain.hooks import capture_inputs, get_module
 from strf_core.explain.isolation import isolated, model_lock, shared_weight_copy
 from strf_core.explain.overlay import COLORMAPS, as_images, colorize, overlay
+from strf_core.explain.steps import FamSteps, UnitSteps, fam_steps, unit_steps
 
 __all__ = [
     "COLORMAPS",
     "BranchContribution",
+    "FamSteps",
     "FrameGradCam",
     "FrameMaps",
     "MaskStats",
     "UnitInspection",
+    "UnitSteps",
     "as_images",
     "branch_contributions",
     "capture_inputs",
     "cell_at",
     "colorize",
     "fam_masks",
+    "fam_steps",
     "get_module",
     "identity_gradcam",
     "inspect_unit",
@@ -55,4 +59,5 @@ __all__ = [
     "shared_weight_copy",
     "similarity_gradcam",
     "strf_unit",
+    "unit_steps",
 ]

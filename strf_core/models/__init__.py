@@ -3,7 +3,6 @@
 from strf_core.models.head import ReIDHead, ReIDOutput
 from strf_core.models.inflate import inflate_state_dict, load_2d_weights
 from strf_core.models.registry import (
-    PAPER_TABLE2,
     build_model,
     c2d_resnet50,
     c2d_resnet_tiny,
@@ -22,7 +21,6 @@ from strf_core.models.registry import (
 from strf_core.models.resnet3d import TEMPORAL_KINDS, Bottleneck3D, ResNet3D
 
 __all__ = [
-    "PAPER_TABLE2",
     "TEMPORAL_KINDS",
     "Bottleneck3D",
     "ReIDHead",

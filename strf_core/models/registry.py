@@ -116,16 +116,6 @@ def count_parameters(model: ResNet3D) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-# The paper's Table 2, P(M) on MARS (625 classes): (baseline, with STRF); None: not reported.
-PAPER_TABLE2: dict[str, tuple[float | None, float | None]] = {
-    "c2d_resnet50": (None, None),
-    "i3d_resnet50": (28.92, 28.97),
-    "p3da_resnet50": (25.48, 25.53),
-    "p3db_resnet50": (25.48, 25.53),
-    "p3dc_resnet50": (25.48, 25.53),
-}
-
-
 def parameter_table(num_classes: int = 625) -> list[dict[str, Any]]:
     """Table 2 reproduced: each baseline's parameters with and without STRF (stages 2-3).
 
@@ -133,10 +123,14 @@ def parameter_table(num_classes: int = 625) -> list[dict[str, Any]]:
 
     Returns:
         One row per ResNet-50 baseline: ``{"model", "params", "params_strf", "added",
-        "paper_m", "paper_strf_m"}`` (counts exact, the paper's in millions).
+        "paper_m", "paper_strf_m"}`` (counts exact; the paper's in millions, from
+        :data:`strf_core.paper.TABLE2`, ``None`` where it gives none).
     """
+    from strf_core.paper import TABLE2
+
     rows = []
-    for name, (paper, paper_strf) in PAPER_TABLE2.items():
+    for name in ("c2d_resnet50", "i3d_resnet50", "p3da_resnet50", "p3db_resnet50", "p3dc_resnet50"):
+        paper, paper_strf = (TABLE2.get((name, s)) for s in (False, True))
         with torch.device("meta"):
             plain = count_parameters(build_model(name, num_classes=num_classes))
             with_strf = count_parameters(build_model(name, num_classes=num_classes, strf=True))
@@ -146,8 +140,8 @@ def parameter_table(num_classes: int = 625) -> list[dict[str, Any]]:
                 "params": plain,
                 "params_strf": with_strf,
                 "added": with_strf - plain,
-                "paper_m": paper,
-                "paper_strf_m": paper_strf,
+                "paper_m": paper.params_m if paper else None,
+                "paper_strf_m": paper_strf.params_m if paper_strf else None,
             }
         )
     return rows
