@@ -2,9 +2,10 @@
 
 Subcommands: ``models`` (registered models and parameter counts), ``synth`` (write a synthetic
 world in the MARS layout), ``data check`` (validate a dataset folder), ``train``, ``eval``,
-``export-onnx``, ``benchmark`` and ``ablate`` (the synthetic benchmark and the paper's
-ablations). Bad arguments, missing files and mismatched checkpoints end in one
-``strf: error: ...`` line and exit status 2 (set ``STRF_DEBUG=1`` for the traceback).
+``export-onnx``, ``benchmark``, ``ablate`` and ``recipe`` (the synthetic benchmark, the
+paper's ablations and training-recipe variants). Bad arguments, missing files and mismatched
+checkpoints end in one ``strf: error: ...`` line and exit status 2 (set ``STRF_DEBUG=1`` for the
+traceback).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from strf_core.benchmark import add_ablate_parser, add_benchmark_parser
+from strf_core.benchmark import add_ablate_parser, add_benchmark_parser, add_recipe_parser
 from strf_core.data.datasets import DatasetError, add_data_parser
 from strf_core.data.pipeline import FrameReadError
 from strf_core.data.synthetic import add_synth_parser
@@ -229,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_parser(sub)
     add_benchmark_parser(sub)
     add_ablate_parser(sub)
+    add_recipe_parser(sub)
 
     p = sub.add_parser(
         "train",

@@ -7,7 +7,10 @@ import json
 
 import pytest
 
+from strf_core import benchmark
 from strf_core.benchmark import (
+    BASELINE,
+    RECIPE_VARIANTS,
     Cell,
     Setup,
     ablation_cells,
@@ -16,9 +19,11 @@ from strf_core.benchmark import (
     aggregate,
     benchmark_cells,
     compare,
+    recipe_cells,
     run_cells,
     write_report,
 )
+from strf_core.data.synthetic import lookalike_groups as benchmark_lookalike_groups
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import build_model_for
 
@@ -184,3 +189,99 @@ def test_a_failing_cell_is_reported_and_the_grid_goes_on(tmp_path):
     records = run_cells(setup, cells, train=lambda c, p: _fake_record(0.5), log=lambda _: None)
     assert set(records) == {"baseline__seed0", "strf__seed0"}
     assert not list((setup.results / "cells").glob("*.error.txt"))
+
+
+def _fake_cli(monkeypatch, tmp_path, metric=0.5):
+    """``strf ablate`` / ``strf recipe`` on ``tmp_path`` with a fake training and no data."""
+    trained = []
+
+    def fake_train(config, progress):
+        trained.append(config)
+        return _fake_record(metric)
+
+    monkeypatch.setattr(benchmark, "_train", fake_train)
+    monkeypatch.setattr(benchmark, "ensure_data", lambda setup, progress=False: tmp_path / "w")
+    common = ["--results", str(tmp_path / "results"), "--work-dir", str(tmp_path / "work")]
+    return trained, [*common, "--quiet", "--device", "cpu"]
+
+
+def test_ablate_of_some_groups_keeps_every_group_in_the_tables(monkeypatch, tmp_path):
+    trained, common = _fake_cli(monkeypatch, tmp_path)
+    assert benchmark.main(["ablate", "--groups", "fig4b", *common]) == 0
+    assert len(trained) == 2  # max (the default STRF) and avg
+    assert benchmark.main(["ablate", "--groups", "fig4c", "--seeds", "0", "1", *common]) == 0
+    assert len(trained) == 2 + 2 + 3  # fig4c's two others at seed 0, all three at seed 1
+    text = (tmp_path / "results" / "ablations.md").read_text()
+    # fig4b, run before, is still there (it used to be dropped); the groups never run are
+    # listed as not run, for the seeds asked for now and every seed already stored.
+    for group in ("table4", "table5", "fig4a", "fig4b", "fig4c", "design"):
+        assert f"## {group}" in text
+    assert "| avg | 1/2 | 50.0 |" in text
+    assert "| max | 2/2 | 50.0 ± 0.0 |" in text  # the default STRF, shared with fig4c's t->s
+    assert "| parallel | 2/2 | 50.0 ± 0.0 |" in text
+    assert "| (3,5) | 0/2 | not run |" in text
+    assert "strf ablate --seeds 0 1 " in text  # the command that completes the whole table
+    assert "--groups" not in text
+    rows = json.loads((tmp_path / "results" / "ablations.json").read_text())["rows"]
+    assert {r["group"] for r in rows} == {"table4", "table5", "fig4a", "fig4b", "fig4c", "design"}
+
+
+def test_recipe_variants_are_the_same_for_baseline_and_strf_and_build():
+    cells = recipe_cells([0])
+    assert len(cells) == 2 * len(RECIPE_VARIANTS)
+    keys = [c.key for c in cells]
+    assert len(set(keys)) == len(keys)
+    # The current recipe is the benchmark's own cells; a variant's cells say what they change.
+    assert keys[:2] == [c.key for c in benchmark_cells([0])]
+    assert "baseline_seq_len_8__seed0" in keys and "strf_seq_len_8__seed0" in keys
+    assert "strf_sampler_lookalike__seed0" in keys
+    for base, strf in zip(cells[::2], cells[1::2], strict=True):
+        assert base.overrides[1:] == strf.overrides[1:]  # only model.strf differs
+        for cell in (base, strf):
+            config = load_config(None, list(cell.overrides))
+            assert config.model.strf == (cell is strf)
+    # The option that uses knowledge real data would not give says so in its row.
+    lookalike = [c for c in cells if "data.sampler=lookalike" in c.overrides]
+    assert lookalike and all("not on real data" in c.label for c in lookalike)
+    with pytest.raises(ValueError, match="unknown recipe variant"):
+        recipe_cells([0], ["seq16"])
+
+
+def test_recipe_command_tabulates_every_variant_with_verdicts(monkeypatch, tmp_path):
+    trained, common = _fake_cli(monkeypatch, tmp_path)
+    assert benchmark.main(["recipe", "--variants", "current", "seq8", *common]) == 0
+    assert [c.data.seq_len for c in trained] == [4, 4, 8, 8]
+    text = (tmp_path / "results" / "recipe.md").read_text()
+    assert "strf recipe --seeds 0 " in text
+    assert "| 8-frame clips: STRF | 1/1 | 50.0 |" in text
+    assert "| 40 epochs (lr x0.1 at 28): baseline | 0/1 | not run |" in text
+    assert "min / run" in text and "paper MARS" not in text
+    assert "| 8-frame clips: STRF | current recipe: STRF | 1 vs 1 | +0.0 (no spread) |" in text
+    assert "Uses knowledge real data would not give" in text
+
+
+def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_path):
+    from strf_core.data.formats import write_tiny_mars
+    from strf_core.data.samplers import LookalikeBatchSampler
+    from strf_core.engine.config import ConfigError
+    from strf_core.engine.trainer import Trainer
+
+    setup = _tiny_setup(tmp_path)
+    overrides = [*setup.overrides(Cell("", "", BASELINE)), "data.sampler=lookalike", "device=cpu"]
+    root = benchmark.ensure_data(setup)
+    trainer = Trainer(load_config(None, [*overrides, f"data.root={root}"]), progress=False)
+    sampler = trainer.loader.batch_sampler
+    assert isinstance(sampler, LookalikeBatchSampler) and sampler.num_groups == 1
+    train_pids = [t.pid for t in trainer.dataset.train]
+    groups = benchmark_lookalike_groups(root, trainer.dataset.train)
+    group = {pid for pid, g in zip(train_pids, groups, strict=True) if g is not None}
+    assert len(group) == 3
+    for epoch in range(3):
+        batches = [{train_pids[k.index] for k in b} for b in sampler.epoch_batches(epoch)]
+        assert any(group <= pids for pids in batches)
+
+    real = write_tiny_mars(tmp_path / "mars", size=(64, 32))
+    with pytest.raises(ConfigError, match="real data gives no such labels"):
+        Trainer(load_config(None, [*overrides, f"data.root={real}"]), progress=False)
+    with pytest.raises(ConfigError, match=r"data\.sampler: expected one of identity, lookalike"):
+        Trainer(load_config(None, [*overrides, "data.sampler=hard", f"data.root={root}"]))

@@ -9,7 +9,12 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from strf_core.data.samplers import IdentityBatchSampler, IdentitySampler, SampleKey
+from strf_core.data.samplers import (
+    IdentityBatchSampler,
+    IdentitySampler,
+    LookalikeBatchSampler,
+    SampleKey,
+)
 from strf_core.data.temporal import chunk_indices, evenly_spaced_indices, train_clip_indices
 
 # 11 identities (not a multiple of P = 4), some with fewer tracklets than K = 3.
@@ -210,3 +215,83 @@ def test_temporal_errors_name_the_problem():
         chunk_indices(10, 0)
     with pytest.raises(ValueError, match="num_samples"):
         evenly_spaced_indices(10, 0)
+
+
+# --------------------------------------------------------------------------- look-alike batches
+
+# 14 identities, 2 tracklets each; look-alike groups {0, 1, 2}, {3, 4}, {5, 6, 7}; the rest none.
+LA_PIDS = [pid for pid in range(14) for _ in range(2)]
+LA_GROUP_OF = {0: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 2, 6: 2, 7: 2}
+LA_GROUPS = [LA_GROUP_OF.get(pid) for pid in LA_PIDS]
+
+
+def _la(**kwargs):
+    return LookalikeBatchSampler(LA_PIDS, LA_GROUPS, **{"batch_p": 4, "batch_k": 2, **kwargs})
+
+
+def test_lookalike_batches_hold_whole_groups_and_every_identity():
+    for seed in range(5):
+        sampler = _la(seed=seed)
+        assert sampler.num_groups == 3
+        for epoch in range(4):
+            batches = sampler.epoch_batches(epoch)
+            # The same number of batches as random P x K: ceil(14 / 4).
+            assert len(batches) == len(sampler) == len(IdentityBatchSampler(LA_PIDS, batch_p=4))
+            ids = [{LA_PIDS[i] for i in batch} for batch in batches]
+            for batch in batches:
+                counts = Counter(LA_PIDS[i] for i in batch)
+                assert len(counts) == 4 and set(counts.values()) == {2}
+            assert set().union(*ids) == set(range(14))
+            for group in ({0, 1, 2}, {3, 4}, {5, 6, 7}):
+                assert any(group <= batch_ids for batch_ids in ids), (seed, epoch, group)
+
+
+def test_random_batches_rarely_hold_a_whole_group_the_lookalike_sampler_always_does():
+    def together(sampler):
+        return sum(
+            {0, 1, 2} <= {LA_PIDS[i] for i in batch}
+            for epoch in range(50)
+            for batch in sampler.epoch_batches(epoch)
+        )
+
+    assert together(_la(seed=0)) == 50
+    assert together(IdentityBatchSampler(LA_PIDS, batch_p=4, batch_k=2, seed=0)) < 25
+
+
+def test_a_group_larger_than_p_is_split_over_batches_and_still_covered():
+    groups = [0 if pid < 6 else None for pid in LA_PIDS]  # one group of 6 identities, P = 4
+    sampler = LookalikeBatchSampler(LA_PIDS, groups, batch_p=4, batch_k=2, seed=1)
+    for epoch in range(5):
+        ids = [{LA_PIDS[i] for i in b} for b in sampler.epoch_batches(epoch)]
+        assert set().union(*ids) == set(range(14))
+        assert max(len(b & set(range(6))) for b in ids) == 4  # a full batch of the group
+
+
+def test_lookalike_sampler_is_deterministic_resumable_and_split_over_ranks():
+    a, b = _la(seed=7, with_seeds=True), _la(seed=7, with_seeds=True)
+    passes = [list(a) for _ in range(3)]
+    assert passes == [list(b) for _ in range(3)]
+    assert passes[0] != passes[1]
+    assert list(_la(seed=8, with_seeds=True)) != passes[0]
+    b.set_epoch(1, start_batch=2)
+    assert list(b) == passes[1][2:]
+    assert list(b) == passes[2]
+
+    ranks = [_la(seed=5, rank=r, world_size=2, with_seeds=True) for r in range(2)]
+    whole = _la(seed=5, with_seeds=True).epoch_batches(0)  # 4 batches: 2 per rank
+    per_rank = [r.epoch_batches(0) for r in ranks]
+    assert len(per_rank[0]) == len(per_rank[1]) == len(ranks[0]) == 2
+    assert per_rank[0] == whole[0::2] and per_rank[1] == whole[1::2]
+
+
+def test_lookalike_sampler_checks_its_groups():
+    with pytest.raises(ValueError, match="look-alike groups for"):
+        LookalikeBatchSampler(LA_PIDS, LA_GROUPS[:-1], batch_p=4)
+    bad = list(LA_GROUPS)
+    bad[1] = 2  # identity 0's second tracklet in another group
+    with pytest.raises(ValueError, match="identity 0 is in look-alike groups 0 and 2"):
+        LookalikeBatchSampler(LA_PIDS, bad, batch_p=4)
+    # No groups at all: plain random batches that still cover every identity.
+    none = LookalikeBatchSampler(LA_PIDS, [None] * len(LA_PIDS), batch_p=4, batch_k=2)
+    assert none.num_groups == 0
+    assert {LA_PIDS[i] for b in none for i in b} == set(range(14))

@@ -49,7 +49,7 @@ try:
 except ImportError:  # a torchvision without its deprecated image codecs
     decode_image = None
 
-from strf_core.data.samplers import IdentityBatchSampler, SampleKey
+from strf_core.data.samplers import IdentityBatchSampler, LookalikeBatchSampler, SampleKey
 from strf_core.data.temporal import chunk_indices, evenly_spaced_indices, train_clip_indices
 from strf_core.data.tracklet import Tracklet
 from strf_core.data.transforms import ClipTransform
@@ -323,6 +323,7 @@ def build_train_loader(
     world_size: int = 1,
     decoder: Decoder = "auto",
     pin_memory: bool | None = None,
+    lookalike_groups: Sequence[int | None] | None = None,
 ) -> DataLoader:
     """The training DataLoader of SPEC section 3: P x K batches of ``seq_len``-frame clips.
 
@@ -345,6 +346,9 @@ def build_train_loader(
         world_size: number of processes.
         decoder: see :func:`read_frame`.
         pin_memory: ``None`` pins when CUDA is available.
+        lookalike_groups: the look-alike group of each tracklet (``None``: in none): batches
+            then put look-alikes together (:class:`LookalikeBatchSampler`; synthetic data only,
+            real data has no such labels). ``None``: random P x K batches.
 
     Returns:
         A DataLoader of :class:`TrainItem` batches, clip ``(P*K, 3, seq_len, H, W)``.
@@ -359,8 +363,8 @@ def build_train_loader(
         normalize=normalize,
         decoder=decoder,
     )
-    sampler = IdentityBatchSampler(
-        [t.pid for t in dataset.tracklets],
+    pids = [t.pid for t in dataset.tracklets]
+    kwargs = dict(
         batch_p=batch_p,
         batch_k=batch_k,
         seed=seed,
@@ -368,6 +372,10 @@ def build_train_loader(
         world_size=world_size,
         with_seeds=True,
     )
+    if lookalike_groups is None:
+        sampler = IdentityBatchSampler(pids, **kwargs)
+    else:
+        sampler = LookalikeBatchSampler(pids, lookalike_groups, **kwargs)
     return _loader(dataset, sampler, workers, pin_memory, seed=seed, persistent=True)
 
 

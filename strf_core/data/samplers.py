@@ -178,6 +178,98 @@ class IdentityBatchSampler(Sampler[list]):
         return np.concatenate(picks)  # (P * K,), identity by identity
 
 
+class LookalikeBatchSampler(IdentityBatchSampler):
+    """P x K batches that put identities of one look-alike group together.
+
+    The batch-hard triplet loss only learns to tell two look-alikes apart (by gait, on the
+    synthetic data) when both are in the same batch; random P x K batches rarely do that. This
+    sampler packs whole groups into the batches of an epoch, then fills the rest with the other
+    identities:
+
+    ::
+
+        look-alike groups, shuffled       {4, 9, 12} {7, 30} {2, 21, 40} ...
+        each into the batch with the most free places (ties: a random batch); a group larger
+        than the free places left fills the batch and the rest goes on to the next one
+        batches so far                    [4 9 12 . . . . .] [7 30 . . . . . .] [2 21 40 . ...]
+        the other identities, shuffled, fill the free places batch by batch; a last batch with
+        free places is topped up with identities it does not hold yet, as IdentityBatchSampler
+        then the batches are shuffled; each identity brings K tracklets as before
+
+    An epoch has exactly the batches of :class:`IdentityBatchSampler` (``ceil(identities / P)``),
+    every identity at least once, and keeps its guarantees: the batches are a pure function of
+    ``(seed, epoch)``, each rank takes every ``world_size``-th batch, ``set_epoch(e,
+    start_batch)`` resumes mid-epoch, ``with_seeds`` gives per-clip seeds.
+
+    **It uses knowledge that real data does not give**: which identities look alike. The
+    synthetic generator knows it (``strf_core.data.synthetic.lookalike_groups``); on a real
+    dataset no such labels exist (mining them from a model's own confusions would be the
+    real-data analogue, not implemented).
+
+    Args:
+        pids: identity of each dataset item.
+        groups: look-alike group of each dataset item (``None`` or a negative number: in no
+            group); every item of one identity must have the same group.
+        **kwargs: the keyword arguments of :class:`IdentityBatchSampler`.
+
+    Raises:
+        ValueError: ``groups`` does not match ``pids`` in length, or an identity has items in
+            two groups.
+    """
+
+    def __init__(self, pids: Sequence[int], groups: Sequence[int | None], **kwargs: Any) -> None:
+        super().__init__(pids, **kwargs)
+        if len(groups) != len(pids):
+            raise ValueError(f"{len(groups)} look-alike groups for {len(pids)} items")
+        group_of: dict[int, int | None] = {}
+        for pid, group in zip(pids, groups, strict=True):
+            group = None if group is None or group < 0 else int(group)
+            if group_of.setdefault(int(pid), group) != group:
+                raise ValueError(
+                    f"identity {pid} is in look-alike groups {group_of[int(pid)]} and {group}"
+                )
+        members: dict[int, list[int]] = {}
+        for position, pid in enumerate(self.identities):
+            if group_of[pid] is not None:
+                members.setdefault(group_of[pid], []).append(position)
+        # Identity positions (into self.identities) of each group of 2 or more, and of the rest.
+        self._groups = [np.asarray(m) for _, m in sorted(members.items()) if len(m) > 1]
+        grouped = {int(i) for m in self._groups for i in m}
+        self._singles = np.asarray(
+            [i for i in range(self.num_identities) if i not in grouped], dtype=np.int64
+        )
+
+    @property
+    def num_groups(self) -> int:
+        """Look-alike groups of two or more identities."""
+        return len(self._groups)
+
+    def _identity_groups(self, rng: np.random.Generator) -> list[np.ndarray]:
+        n, p = self.num_identities, self.batch_p
+        batches: list[list[int]] = [[] for _ in range(math.ceil(n / p))]
+        for g in rng.permutation(len(self._groups)):
+            left = list(rng.permutation(self._groups[g]))
+            while left:
+                # The batch with the most free places; ties broken at random.
+                free = np.array([p - len(b) for b in batches])
+                best = rng.choice(np.flatnonzero(free == free.max()))
+                take, left = left[: free[best]], left[free[best] :]
+                batches[best] += take
+        singles = iter(rng.permutation(self._singles).tolist())
+        for batch in batches:
+            batch += [i for _, i in zip(range(p - len(batch)), singles, strict=False)]
+        groups = []
+        for batch in batches:
+            if len(batch) < p:
+                others = np.setdiff1d(np.arange(n), batch)
+                batch = batch + rng.choice(others, p - len(batch), replace=False).tolist()
+            groups.append(np.asarray(batch, dtype=np.int64))
+        groups = [groups[i] for i in rng.permutation(len(groups))]
+        while len(groups) % self.world_size:
+            groups.append(rng.choice(n, p, replace=False))
+        return groups
+
+
 class IdentitySampler(Sampler[int]):
     """The indices of :class:`IdentityBatchSampler`, one at a time, for ``sampler=``.
 

@@ -887,6 +887,24 @@ def load_metadata(root: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def lookalike_groups(root: str | Path, tracklets: Sequence[Tracklet]) -> list[int | None]:
+    """The look-alike group of each of ``tracklets`` (of either split) of the synthetic world at
+    ``root``, ``None`` for an identity in no group: generator knowledge that no real dataset
+    has, for :class:`~strf_core.data.samplers.LookalikeBatchSampler`.
+
+    Raises:
+        SynthError: ``root`` has no metadata, or a tracklet is not in it.
+    """
+    records = {rec["name"]: rec for rec in load_metadata(root)["tracklets"]}
+    out = []
+    for tracklet in tracklets:
+        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
+        if name not in records:
+            raise SynthError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
+        out.append(records[name]["lookalike_group"])
+    return out
+
+
 def subset_masks(root: str | Path, tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
     """Which of ``tracklets`` (test tracklets of the synthetic world at ``root``) are in each
     hard-case subset, for per-subset metrics.

@@ -45,6 +45,10 @@ class DataConfig:
     width: int = 128
     batch_p: int = 8  # identities per batch
     batch_k: int = 4  # tracklets per identity
+    # "identity": random P x K batches (the paper's). "lookalike": whole look-alike groups in one
+    # batch (LookalikeBatchSampler); synthetic data only: it reads the generator's look-alike
+    # groups, knowledge that real data would not give.
+    sampler: str = "identity"
     random_erasing: bool = False
     workers: int | None = None  # None: as many as the machine has cores, up to 8
     test_mode: str = "dense"  # "dense": every frame in chunks; "clip": seq_len evenly spaced

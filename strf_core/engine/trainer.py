@@ -28,6 +28,7 @@ from torch import nn
 
 from strf_core.data.datasets import build_dataset
 from strf_core.data.pipeline import build_train_loader
+from strf_core.data.synthetic import META_NAME, lookalike_groups
 from strf_core.data.transforms import normalize_clips
 from strf_core.engine.checkpoint import (
     TrainingState,
@@ -38,7 +39,7 @@ from strf_core.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from strf_core.engine.config import TrainConfig, config_to_yaml
+from strf_core.engine.config import ConfigError, TrainConfig, config_to_yaml
 from strf_core.engine.evaluate import evaluate_dataset, synthetic_query_subsets
 from strf_core.losses import ReIDLoss
 from strf_core.models import ResNet3D, build_model
@@ -71,6 +72,30 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ResNet3D:
         strf_kwargs=m.strf_kwargs,
         weights=m.weights,
     )
+
+
+SAMPLERS = ("identity", "lookalike")
+
+
+def train_lookalike_groups(config: TrainConfig, dataset) -> list[int | None] | None:
+    """The look-alike group of each training tracklet when ``data.sampler="lookalike"``,
+    ``None`` (random P x K batches) for ``"identity"``.
+
+    Raises:
+        ConfigError: an unknown sampler, or ``"lookalike"`` on data that is not a synthetic
+            world (real data has no look-alike labels).
+    """
+    sampler = config.data.sampler
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"data.sampler: expected one of {', '.join(SAMPLERS)}, got {sampler!r}")
+    if sampler == "identity":
+        return None
+    if not (Path(dataset.root) / META_NAME).is_file():
+        raise ConfigError(
+            f"data.sampler=lookalike needs a synthetic world (look-alike groups from the "
+            f"generator's {META_NAME}); {dataset.root} has none: real data gives no such labels"
+        )
+    return lookalike_groups(dataset.root, dataset.train)
 
 
 class Trainer:
@@ -127,6 +152,7 @@ class Trainer:
             seed=config.seed,
             rank=self.rank,
             world_size=self.world_size,
+            lookalike_groups=train_lookalike_groups(config, self.dataset),
         )
         self.state = TrainingState()
         if resume and any((self.out / n).exists() for n in ("last", "last.old")):
