@@ -1,0 +1,308 @@
+"""The dashboard in a real browser: ``streamlit run`` on loopback, driven by Playwright and
+Debian's chromium (``/usr/bin/chromium``; ``.ci/run`` installs it, nothing is downloaded).
+
+Loads Explore, switches off an STRF branch, uploads a tracklet and a file that is not one, and
+checks the page after each step. Screenshots go to ``tests/output/browser/`` (git-ignored), with
+the server's log; on a failure the page at that moment is saved too and the log is printed.
+
+The module is skipped where ``/usr/bin/chromium`` is absent. The first run on a fresh machine
+also generates the demo world and embeds its gallery (about half a minute, then cached on disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.is_file():
+    pytest.skip(
+        f"{CHROMIUM} is absent (apt-get install chromium; .ci/run installs it)",
+        allow_module_level=True,
+    )
+
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "tests" / "output" / "browser"
+EXAMPLE_ZIP = ROOT / "sample_data" / "examples" / "misaligned.zip"
+# Headless as root, on a machine without a network: no sandbox, no GPU, no background traffic.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 1000}
+START_TIMEOUT_S = 120  # the first start generates the demo world and embeds the gallery
+STEP_TIMEOUT_MS = 90_000  # a branch set seen for the first time embeds the gallery once
+SUMMARY = "First true match at rank"  # each model column's first line, for labelled queries
+
+
+# --------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.is_file() else "(no log)"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.status == 200 and response.read().strip() == b"ok"
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End the server and everything it started (it leads its own process group)."""
+    if process.poll() is not None:
+        return
+    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(wait_s)
+            return
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = os.environ | {
+        "STRF_APP_PRECOMPUTE": "0",  # no background embedding of every branch set
+        "STRF_TORCH_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    command = [
+        sys.executable, "-m", "streamlit", "run", "app/main.py",
+        "--server.port", str(port),
+        "--server.address", "127.0.0.1",
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    log = OUTPUT / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    running = Server(url, process, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _healthy(url):
+            if process.poll() is not None:
+                pytest.fail(f"streamlit exited ({process.returncode}):\n{running.log_text()}")
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"streamlit not healthy after {START_TIMEOUT_S} s:\n{running.log_text()}"
+                )
+            time.sleep(0.5)
+        yield running
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A fresh page (a new Streamlit session: widgets at their defaults) on Explore."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    try:
+        page.goto(server.url)
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"
+
+
+@contextlib.contextmanager
+def diagnosed(page: Page, server: Server, name: str) -> Iterator[None]:
+    """On a failure: save the page as it is, print the server's log, and re-raise."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):
+            screenshot(page, f"{name}-FAILED")
+        print(f"--- streamlit log ({server.log}) ---\n{server.log_text()}")
+        raise
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until the script run is over: not running, no spinner, no stale element left."""
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app !== null
+                && app.dataset.testScriptState !== 'running'
+                && document.querySelector('[data-testid="stSpinner"]') === null
+                && document.querySelector('[data-stale="true"]') === null;
+        }"""
+    )
+
+
+def wait_images(page: Page, at_least: int) -> None:
+    """Wait until at least ``at_least`` images are shown and every shown image is decoded."""
+    page.wait_for_function(
+        """(n) => {
+            const images = [...document.querySelectorAll('[data-testid="stImage"] img')];
+            return images.length >= n && images.every((i) => i.complete && i.naturalWidth > 0);
+        }""",
+        arg=at_least,
+    )
+
+
+def wait_columns(page: Page, summary: str = SUMMARY) -> None:
+    """Both model columns rendered: their summaries, frame strips and top-k thumbnails."""
+    page.get_by_text(summary).nth(1).wait_for()
+    wait_idle(page)
+    expect_count(page, summary, 2)
+    wait_images(page, at_least=2 * 5 + 2)  # two rankings of >= 5 hits, the query, two strips
+
+
+def expect_count(page: Page, text: str, count: int) -> None:
+    found = page.get_by_text(text).count()
+    assert found == count, f"{text!r} found {found} times, expected {count}"
+
+
+def no_exception(page: Page) -> None:
+    """No Streamlit exception box and no traceback anywhere in the page."""
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Traceback" not in page.inner_text("body")
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """The whole page (Streamlit scrolls inside its own container: the viewport is grown)."""
+    height = page.evaluate(
+        """() => {
+            const parts = ['stMainBlockContainer', 'stSidebarContent'].map(
+                (id) => document.querySelector(`[data-testid="${id}"]`));
+            return Math.max(...parts.filter(Boolean).map((e) => e.scrollHeight + 80));
+        }"""
+    )
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
+    try:
+        page.wait_for_timeout(300)  # layout after the resize
+        path = OUTPUT / f"{name}.png"
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(VIEWPORT)
+    return path
+
+
+def choose_upload(page: Page) -> None:
+    page.get_by_role("radio", name="Upload").check(force=True)
+    page.get_by_text("Nothing uploaded yet.").wait_for()
+    wait_idle(page)
+
+
+def upload(page: Page, files) -> None:
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(files)
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+def test_explore_and_branch_toggle(page: Page, server: Server) -> None:
+    with diagnosed(page, server, "explore"):
+        page.get_by_role("heading", name="Explore").wait_for()
+        wait_columns(page)
+        page.get_by_text("STRF with all four branches").wait_for()
+        for name in ("baseline", "strf"):
+            assert page.get_by_role("heading", name=name, exact=True).count() == 1
+        no_exception(page)
+        screenshot(page, "01-explore")
+
+    with diagnosed(page, server, "branch-off"):
+        toggle = page.get_by_role("switch", name="spatial fine")
+        assert toggle.is_checked()
+        toggle.click(force=True)  # the input is visually hidden behind its styled switch
+        page.get_by_text("STRF with temporal dynamic, temporal static, spatial coarse").wait_for()
+        wait_columns(page)
+        assert not toggle.is_checked()
+        expect_count(page, "STRF with all four branches", 0)
+        expect_count(page, "no STRF", 1)  # the baseline's caption, unchanged
+        no_exception(page)
+        screenshot(page, "02-explore-spatial-fine-off")
+
+
+def test_upload_tracklet(page: Page, server: Server) -> None:
+    with diagnosed(page, server, "upload"):
+        wait_columns(page)  # the default sample query first
+        choose_upload(page)
+        expect_count(page, SUMMARY, 0)  # no query: no columns
+        upload(page, EXAMPLE_ZIP)
+        # MARS-style names in the zip (0278C4T0001F001.jpg) give the identity and the camera.
+        page.get_by_text(f"{EXAMPLE_ZIP.name} (").wait_for()
+        page.get_by_text("id 278, camera 4").first.wait_for()
+        wait_columns(page)
+        no_exception(page)
+        screenshot(page, "03-upload-misaligned-zip")
+
+
+def test_bad_upload_shows_message(page: Page, server: Server) -> None:
+    with diagnosed(page, server, "bad-upload"):
+        wait_columns(page)
+        choose_upload(page)
+        upload(
+            page,
+            {
+                "name": "not_a_tracklet.zip",
+                "mimeType": "application/zip",
+                "buffer": b"this is a text file, not a zip of frames\n",
+            },
+        )
+        alert = page.get_by_text("This upload cannot be used as a tracklet")
+        alert.wait_for()
+        wait_idle(page)
+        assert "not_a_tracklet.zip" in alert.inner_text()
+        assert page.locator('[data-testid="stAlert"]').count() >= 1
+        expect_count(page, SUMMARY, 0)
+        no_exception(page)
+        screenshot(page, "04-bad-upload")
