@@ -225,6 +225,12 @@ RECIPE_VARIANTS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
         ("data.seq_len=8", "data.sampler=lookalike"),
         True,
     ),
+    (
+        "epochs40_lookalike",
+        "40 epochs + look-alike batches [synthetic metadata: not on real data]",
+        ("optim.epochs=40", "optim.milestones=[28]", "data.sampler=lookalike"),
+        True,
+    ),
     ("p16k2", "P x K = 16 x 2", ("data.batch_p=16", "data.batch_k=2"), False),
     ("p4k8", "P x K = 4 x 8", ("data.batch_p=4", "data.batch_k=8"), False),
 )
@@ -968,7 +974,7 @@ def _cmd_recipe(args: argparse.Namespace) -> int:
 RECIPE_NOTES = (
     "- 'current recipe': the benchmark's recipe and its own cells (4-frame clips, 25 epochs "
     "with lr 1e-3 x0.1 at 17, random P x K = 8 x 4 batches). Each variant changes one thing "
-    "of it (the last but one: two), for the baseline and STRF alike; its overrides are in the "
+    "of it (the combined rows: two), for the baseline and STRF alike; its overrides are in the "
     "cells' JSON and names (`cells/baseline_seq_len_8__seed0.json`, ...).",
     "- **Uses knowledge real data would not give**: the rows marked `[synthetic metadata: not "
     "on real data]` (`data.sampler=lookalike`): they read which identities look alike from "
