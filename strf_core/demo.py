@@ -91,12 +91,17 @@ def world_spec() -> dict:
     return {"preset": world["preset"], "seed": int(world["seed"]), "size": tuple(world["size"])}
 
 
-def demo_world(root: str | os.PathLike[str] | None = None, *, progress: bool = False) -> Path:
-    """The demo world's MARS tree, generated from its seed if absent (about 7 s on 2 cores).
+def demo_world(
+    root: str | os.PathLike[str] | None = None, *, progress: bool = False, workers: int = 1
+) -> Path:
+    """The demo world's MARS tree, generated from its seed if absent (about 14 s on one core).
 
     Args:
         root: where it is or goes (default: the cache, as ``strf benchmark`` puts it).
         progress: show a progress bar while generating.
+        workers: generator processes. One by default: the dashboard (a threaded server) and
+            Jupyter kernels call this from threads, and forking a pool there hung the
+            dashboard's first start; give more only from a plain single-threaded script.
     """
     spec = world_spec()
     height, width = spec["size"]
@@ -109,7 +114,7 @@ def demo_world(root: str | os.PathLike[str] | None = None, *, progress: bool = F
             preset=spec["preset"],
             seed=spec["seed"],
             size=(height, width),
-            workers=max(1, min(4, os.cpu_count() or 1)),
+            workers=workers,
             overwrite=root.exists(),
             progress=progress,
         )

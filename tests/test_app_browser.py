@@ -6,7 +6,8 @@ checks the page after each step. Screenshots go to ``tests/output/browser/`` (gi
 the server's log; on a failure the page at that moment is saved too and the log is printed.
 
 The module is skipped where ``/usr/bin/chromium`` is absent. The first run on a fresh machine
-also generates the demo world and embeds its gallery (about half a minute, then cached on disk).
+also generates the demo world and embeds its gallery in the first page load (about a minute on
+2 cores, then cached on disk, ``$STRF_CACHE``): the app's own cold start is part of the test.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, server: Server, request: pytest.FixtureRequest) -> Iterator[Page]:
+def page(browser: Browser, server: Server) -> Iterator[Page]:
     """A fresh page (a new Streamlit session: widgets at their defaults) on Explore."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
