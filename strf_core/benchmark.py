@@ -667,15 +667,16 @@ def write_report(
     notes: Sequence[str] = (),
     *,
     comparisons: Sequence[tuple[str, str]] = (),
-    paper: bool = True,
-    wall: bool = False,
+    paper_columns: bool = True,
+    wall_column: bool = False,
 ) -> tuple[Path, Path]:
     """Write ``results/<name>.md`` and ``results/<name>.json`` from the finished cells.
 
     Args:
         comparisons: ``(base, other)`` row labels: a section says, subset by subset, whether
             ``other``'s difference from ``base`` is larger than the spread over seeds.
-        paper, wall: columns of :func:`render_table`.
+        paper_columns, wall_column: the ``paper`` and ``wall`` columns of
+            :func:`render_table`.
     """
     rows = aggregate(cells, records)
     wall = sum(r["wall_s"] for r in records.values())
@@ -717,7 +718,9 @@ def write_report(
         if row["group"] != group:
             group = row["group"]
             lines += ["", f"## {group}", ""]
-            lines += render_table([r for r in rows if r["group"] == group], paper=paper, wall=wall)
+            lines += render_table(
+                [r for r in rows if r["group"] == group], paper=paper_columns, wall=wall_column
+            )
     failed = sorted(
         (c.key, setup.cell_path(c).with_suffix(".error.txt"))
         for c in cells
@@ -964,8 +967,8 @@ def _cmd_recipe(args: argparse.Namespace) -> int:
         records,
         notes=RECIPE_NOTES,
         comparisons=[(current_base, current_strf), *comparisons[2:]],
-        paper=False,
-        wall=True,
+        paper_columns=False,
+        wall_column=True,
     )
     print(f"wrote {md}")
     return 0

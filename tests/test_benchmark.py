@@ -217,6 +217,7 @@ def test_ablate_of_some_groups_keeps_every_group_in_the_tables(monkeypatch, tmp_
     for group in ("table4", "table5", "fig4a", "fig4b", "fig4c", "design"):
         assert f"## {group}" in text
     assert "| avg | 1/2 | 50.0 |" in text
+    assert "min / run" not in text
     assert "| max | 2/2 | 50.0 ± 0.0 |" in text  # the default STRF, shared with fig4c's t->s
     assert "| parallel | 2/2 | 50.0 ± 0.0 |" in text
     assert "| (3,5) | 0/2 | not run |" in text
