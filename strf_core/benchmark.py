@@ -233,6 +233,13 @@ RECIPE_VARIANTS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ),
     ("p16k2", "P x K = 16 x 2", ("data.batch_p=16", "data.batch_k=2"), False),
     ("p4k8", "P x K = 4 x 8", ("data.batch_p=4", "data.batch_k=8"), False),
+    # P = 4 makes twice the batches per epoch: this row has the current recipe's step count.
+    (
+        "p4k8_13ep",
+        "P x K = 4 x 8, 13 epochs (lr x0.1 at 9: ~the current step count)",
+        ("data.batch_p=4", "data.batch_k=8", "optim.epochs=13", "optim.milestones=[9]"),
+        False,
+    ),
 )
 
 
