@@ -225,6 +225,7 @@ RECIPE_VARIANTS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
         ("data.seq_len=8", "data.sampler=lookalike"),
         True,
     ),
+    ("epochs50", "50 epochs (lr x0.1 at 35)", ("optim.epochs=50", "optim.milestones=[35]"), False),
     (
         "epochs40_lookalike",
         "40 epochs + look-alike batches [synthetic metadata: not on real data]",
