@@ -244,6 +244,11 @@ RECIPE_VARIANTS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
 )
 
 
+# Pairs of variants that train the same number of optimizer steps (P = 4 makes twice the
+# batches an epoch of P = 8): ``strf recipe`` compares them too.
+RECIPE_SAME_STEPS = (("epochs50", "p4k8"),)
+
+
 def recipe_cells(seeds: Sequence[int], variants: Sequence[str] | None = None) -> list[Cell]:
     """Baseline and STRF under each recipe variant (default: all) for every seed.
 
@@ -976,6 +981,10 @@ def _cmd_recipe(args: argparse.Namespace) -> int:
     comparisons = [(current_base, current_strf)]
     for base, strf in zip(labels[2::2], labels[3::2], strict=True):
         comparisons += [(current_base, base), (current_strf, strf), (base, strf)]
+    # Variants with the same number of optimizer steps, to tell batch shape from step count.
+    for a, b in RECIPE_SAME_STEPS:
+        pair = recipe_cells([0], [a, b])
+        comparisons += [(pair[0].label, pair[2].label), (pair[1].label, pair[3].label)]
     md, _ = write_report(
         "recipe",
         "Recipe tuning on the synthetic benchmark: the same recipe for baseline and STRF",
