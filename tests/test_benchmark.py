@@ -259,6 +259,8 @@ def test_recipe_command_tabulates_every_variant_with_verdicts(monkeypatch, tmp_p
     assert "min / run" in text and "paper MARS" not in text
     assert "| 8-frame clips: STRF | current recipe: STRF | 1 vs 1 | +0.0 (no spread) |" in text
     assert "Uses knowledge real data would not give" in text
+    # Variants of the same step count are compared too (not run here).
+    assert "| P x K = 4 x 8: STRF | 50 epochs (lr x0.1 at 35): STRF | 0 vs 0 | not run |" in text
 
 
 def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_path):
