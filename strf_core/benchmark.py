@@ -206,29 +206,29 @@ def ablation_cells(seeds: Sequence[int], groups: Sequence[str] | None = None) ->
 
 
 # Recipe variants, each trained for the baseline and STRF alike: (name, row label, overrides on
-# top of RECIPE, uses knowledge that real data would not give). "current" is the recipe of the
-# benchmark and its cells are the benchmark's. ``lookalike`` reads the synthetic world's
-# look-alike groups (its metadata): a real dataset has no such labels.
+# top of RECIPE, uses knowledge that real data would not give: its rows say so). "current" is
+# the recipe of the benchmark and its cells are the benchmark's. ``data.sampler=lookalike``
+# reads the synthetic world's look-alike groups (its metadata): a real dataset has no such labels.
 RECIPE_VARIANTS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("current", "current recipe", (), False),
     ("seq8", "8-frame clips", ("data.seq_len=8",), False),
     ("epochs40", "40 epochs (lr x0.1 at 28)", ("optim.epochs=40", "optim.milestones=[28]"), False),
     (
         "lookalike",
-        "look-alike batches [synthetic metadata: not on real data]",
+        "look-alike batches",
         ("data.sampler=lookalike",),
         True,
     ),
     (
         "seq8_lookalike",
-        "8-frame clips + look-alike batches [synthetic metadata: not on real data]",
+        "8-frame clips + look-alike batches",
         ("data.seq_len=8", "data.sampler=lookalike"),
         True,
     ),
     ("epochs50", "50 epochs (lr x0.1 at 35)", ("optim.epochs=50", "optim.milestones=[35]"), False),
     (
         "epochs40_lookalike",
-        "40 epochs + look-alike batches [synthetic metadata: not on real data]",
+        "40 epochs + look-alike batches",
         ("optim.epochs=40", "optim.milestones=[28]", "data.sampler=lookalike"),
         True,
     ),
@@ -244,6 +244,8 @@ RECIPE_VARIANTS: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
 )
 
 
+NOT_ON_REAL_DATA = "[synthetic metadata: not on real data]"
+
 # Pairs of variants that train the same number of optimizer steps (P = 4 makes twice the
 # batches an epoch of P = 8): ``strf recipe`` compares them too.
 RECIPE_SAME_STEPS = (("epochs50", "p4k8"),)
@@ -256,17 +258,20 @@ def recipe_cells(seeds: Sequence[int], variants: Sequence[str] | None = None) ->
     ``baseline_seq_len_8__seed0`` and ``strf_seq_len_8__seed0``; the ``current`` variant is the
     benchmark's cells themselves.
     """
-    by_name = {name: (label, overrides) for name, label, overrides, _ in RECIPE_VARIANTS}
+    by_name = {
+        name: (f"{label} {NOT_ON_REAL_DATA}" if synthetic_only else label, overrides)
+        for name, label, overrides, synthetic_only in RECIPE_VARIANTS
+    }
     chosen = list(by_name) if not variants else list(variants)
     unknown = sorted(set(chosen) - set(by_name))
     if unknown:
         raise ValueError(f"unknown recipe variant(s) {unknown}; choose from {list(by_name)}")
-    rows = (("baseline", BASELINE, PAPER_BASELINE), ("STRF", STRF, FULL))
+    rows = (("baseline", BASELINE), ("STRF", STRF))
     return [
-        Cell("recipe", f"{by_name[name][0]}: {model}", (*overrides, *by_name[name][1]), seed, paper)
+        Cell("recipe", f"{by_name[name][0]}: {model}", (*overrides, *by_name[name][1]), seed)
         for name in chosen
         for seed in seeds
-        for model, overrides, paper in rows
+        for model, overrides in rows
     ]
 
 
