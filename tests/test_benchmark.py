@@ -217,6 +217,7 @@ def test_ablate_of_some_groups_keeps_every_group_in_the_tables(monkeypatch, tmp_
     for group in ("table4", "table5", "fig4a", "fig4b", "fig4c", "design"):
         assert f"## {group}" in text
     assert "| avg | 1/2 | 50.0 |" in text
+    assert "min / run" not in text
     assert "| max | 2/2 | 50.0 ± 0.0 |" in text  # the default STRF, shared with fig4c's t->s
     assert "| parallel | 2/2 | 50.0 ± 0.0 |" in text
     assert "| (3,5) | 0/2 | not run |" in text
@@ -258,6 +259,8 @@ def test_recipe_command_tabulates_every_variant_with_verdicts(monkeypatch, tmp_p
     assert "min / run" in text and "paper MARS" not in text
     assert "| 8-frame clips: STRF | current recipe: STRF | 1 vs 1 | +0.0 (no spread) |" in text
     assert "Uses knowledge real data would not give" in text
+    # Variants of the same step count are compared too (not run here).
+    assert "| P x K = 4 x 8: STRF | 50 epochs (lr x0.1 at 35): STRF | 0 vs 0 | not run |" in text
 
 
 def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_path):

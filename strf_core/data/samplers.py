@@ -20,6 +20,10 @@ divides ``world_size``, so every rank runs the same number of steps).
 With ``with_seeds=True`` every index comes with a seed for the random draws of that clip (frames,
 flip, erasing) as a :class:`SampleKey`; ``ClipDataset`` takes those, which is what makes a
 seeded run give the same batches with any number of DataLoader workers.
+
+:class:`LookalikeBatchSampler` (``data.sampler="lookalike"``) packs identities of one look-alike
+group into one batch, with the same guarantees; it needs look-alike labels, which only the
+synthetic generator has (knowledge real data would not give).
 """
 
 from __future__ import annotations
