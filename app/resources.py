@@ -40,6 +40,7 @@ from strf_core.data.user import DEFAULT_LIMITS, UserTracklet, labels_from_names,
 from strf_core.demo import (
     DemoModel,
     cache_root,
+    demo_dataset,
     demo_models,
     demo_world,
     example_tracklets,
@@ -97,19 +98,22 @@ def _hash_workspace(ws: Workspace) -> str:
 HASH = {Workspace: _hash_workspace}
 
 
+def _gallery(tracklets, model: DemoModel) -> Gallery:
+    """Tracklets embedded with the model's own evaluation settings, cached on disk."""
+    data = model.config.data
+    return Gallery(
+        tracklets,
+        cache_dir=cache_root() / "embeddings",
+        size=model.input_size,
+        mode=data.test_mode,
+        chunk_len=data.chunk_len,
+        seq_len=data.seq_len,
+    )
+
+
 def _workspace(key: str, title: str, models: dict[str, DemoModel], data, root: Path) -> Workspace:
     synthetic = (root / META_NAME).is_file()
-    galleries = {
-        label: Gallery(
-            data.gallery,
-            cache_dir=cache_root() / "embeddings",
-            size=m.input_size,
-            mode=m.config.data.test_mode,
-            chunk_len=m.config.data.chunk_len,
-            seq_len=m.config.data.seq_len,
-        )
-        for label, m in models.items()
-    }
+    galleries = {label: _gallery(data.gallery, m) for label, m in models.items()}
     subsets = subset_masks(root, data.query) if synthetic else {}
     return Workspace(key, title, models, data, root, subsets, galleries)
 
@@ -117,10 +121,9 @@ def _workspace(key: str, title: str, models: dict[str, DemoModel], data, root: P
 @st.cache_resource(show_spinner=False)
 def demo_workspace() -> Workspace:
     """The shipped demo models on the demo world (generated once into the cache, ~10 s)."""
-    models = demo_models()
     root = demo_world()
-    data = build_dataset("mars", root, protocol=models["strf"].config.data.protocol)
-    return _workspace("demo", "demo models on the synthetic demo world", models, data, root)
+    title = "demo models on the synthetic demo world"
+    return _workspace("demo", title, demo_models(), demo_dataset(root), root)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -457,18 +460,12 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
     """CMC and mAP of one model over the workspace's whole query set (embeddings cached).
 
     Returns:
-        ``{"cmc": list of max_rank floats, "mAP": float, "subsets": {name: {"cmc", "mAP"}}}``.
+        ``{"all": {"cmc": list of max_rank floats, "mAP": float}, subset: {...}, ...}`` for
+        every query and each synthetic hard case.
     """
     model = ws.models[label]
     settings = ws.galleries[label]
-    queries_gallery = Gallery(
-        ws.dataset.query,
-        cache_dir=cache_root() / "embeddings",
-        size=model.input_size,
-        mode=model.config.data.test_mode,
-        chunk_len=model.config.data.chunk_len,
-        seq_len=model.config.data.seq_len,
-    )
+    queries_gallery = _gallery(ws.dataset.query, model)
     q = queries_gallery.features(model.model)
     g = settings.features(model.model)
     distances = cosine_distance(q, g).numpy()

@@ -25,6 +25,7 @@ from torch import nn
 from strf_core.data.datasets import ReIDDataset, build_dataset
 from strf_core.data.synthetic import META_NAME, generate
 from strf_core.engine.checkpoint import load_trained_model
+from strf_core.engine.config import load_config
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 MODELS_DIR = SAMPLE_DATA / "models"
@@ -123,7 +124,7 @@ def demo_world(
 
 def demo_dataset(root: str | os.PathLike[str] | None = None) -> ReIDDataset:
     """The demo world's split with the demo models' protocol (generated if absent)."""
-    protocol = load_model(MODELS_DIR / "strf").config.data.protocol
+    protocol = load_config(MODELS_DIR / "strf" / "config.yaml").data.protocol
     return build_dataset("mars", demo_world(root), protocol=protocol)
 
 
