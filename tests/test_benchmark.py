@@ -11,6 +11,7 @@ from strf_core import benchmark
 from strf_core.benchmark import (
     BASELINE,
     RECIPE_VARIANTS,
+    TUNED_VARIANT,
     Cell,
     Setup,
     ablation_cells,
@@ -43,6 +44,11 @@ def _tiny_setup(tmp_path) -> Setup:
     )
 
 
+# The benchmark's cells under the tuned recipe (P x K = 4 x 8).
+TUNED_BASELINE = "baseline_batch_p_4_batch_k_8__seed0"
+TUNED_STRF = "strf_batch_p_4_batch_k_8__seed0"
+
+
 def _fake_record(metric: float) -> dict:
     """What a training function returns (the shape of :func:`evaluate`'s result)."""
     subset = {"mAP": metric, "rank1": metric, "num_queries": 3}
@@ -57,7 +63,7 @@ def test_runner_trains_each_cell_once_and_skips_finished_ones(tmp_path):
     setup = _tiny_setup(tmp_path)
     cells = benchmark_cells([0])
     first = run_cells(setup, cells, log=lambda _: None)  # real training, tiny preset
-    assert set(first) == {"baseline__seed0", "strf__seed0"}
+    assert set(first) == {TUNED_BASELINE, TUNED_STRF}
     for cell in cells:
         record = json.loads(setup.cell_path(cell).read_text())
         assert 0.0 < record["metrics"]["mAP"] <= 1.0
@@ -81,8 +87,8 @@ def test_runner_trains_each_cell_once_and_skips_finished_ones(tmp_path):
 
     third = run_cells(setup, cells, train=fake, log=lambda _: None)
     assert trained == [True]
-    assert third["baseline__seed0"] == first["baseline__seed0"]
-    assert third["strf__seed0"]["metrics"]["mAP"] == 0.5
+    assert third[TUNED_BASELINE] == first[TUNED_BASELINE]
+    assert third[TUNED_STRF]["metrics"]["mAP"] == 0.5
 
 
 def test_a_result_made_with_another_recipe_is_not_mixed_in(tmp_path):
@@ -106,7 +112,7 @@ def test_time_limit_leaves_cells_not_run_and_tables_say_so(tmp_path):
         max_minutes=1e-9,
         log=lambda _: None,
     )
-    assert list(records) == ["baseline__seed0"]
+    assert list(records) == [TUNED_BASELINE]
     md, js = write_report("benchmark", "t", "strf benchmark", setup, cells, records)
     text = md.read_text()
     assert "| P3D-C baseline | 1/2 | 40.0 |" in text
@@ -122,7 +128,7 @@ def test_mean_spread_and_the_plain_verdict():
     maps = {"baseline": [0.40, 0.42, 0.44], "strf": [0.50, 0.51, 0.52]}
     records = {}
     for cell in cells:
-        kind = "baseline" if cell.overrides == ("model.strf=false",) else "strf"
+        kind = "baseline" if cell.overrides[: len(BASELINE)] == BASELINE else "strf"
         records[cell.key] = {"metrics": _fake_record(maps[kind][cell.seed]), "wall_s": 1.0}
     rows = aggregate(cells, records)
     base = next(r for r in rows if r["label"] == "P3D-C baseline")
@@ -182,12 +188,15 @@ def test_a_failing_cell_is_reported_and_the_grid_goes_on(tmp_path):
         return _fake_record(0.3)
 
     records = run_cells(setup, cells, train=train, log=lambda _: None)
-    assert list(records) == ["baseline__seed0"]
+    assert list(records) == [TUNED_BASELINE]
     md, _ = write_report("benchmark", "t", "strf benchmark", setup, cells, records)
-    assert "- `strf__seed0`: RuntimeError: kernel larger than the feature map" in md.read_text()
+    assert (
+        "- `strf_batch_p_4_batch_k_8__seed0`: RuntimeError: kernel larger than the feature map"
+        in md.read_text()
+    )
     # Tried again next time; a success clears the error.
     records = run_cells(setup, cells, train=lambda c, p: _fake_record(0.5), log=lambda _: None)
-    assert set(records) == {"baseline__seed0", "strf__seed0"}
+    assert set(records) == {TUNED_BASELINE, TUNED_STRF}
     assert not list((setup.results / "cells").glob("*.error.txt"))
 
 
@@ -232,8 +241,13 @@ def test_recipe_variants_are_the_same_for_baseline_and_strf_and_build():
     assert len(cells) == 2 * len(RECIPE_VARIANTS)
     keys = [c.key for c in cells]
     assert len(set(keys)) == len(keys)
-    # The current recipe is the benchmark's own cells; a variant's cells say what they change.
-    assert keys[:2] == [c.key for c in benchmark_cells([0])]
+    # The base recipe's cells are the ablations' baseline and default STRF, the tuned variant's
+    # the benchmark's; a variant's cells say what they change.
+    ablation_keys = {c.label: c.key for c in ablation_cells([0], ["table4"])}
+    assert keys[:2] == [ablation_keys["baseline"], ablation_keys["all four"]]
+    tuned = [c.key for c in recipe_cells([0], [TUNED_VARIANT])]
+    assert tuned == [c.key for c in benchmark_cells([0])]
+    assert tuned == ["baseline_batch_p_4_batch_k_8__seed0", "strf_batch_p_4_batch_k_8__seed0"]
     assert "baseline_seq_len_8__seed0" in keys and "strf_seq_len_8__seed0" in keys
     assert "strf_sampler_lookalike__seed0" in keys
     for base, strf in zip(cells[::2], cells[1::2], strict=True):
@@ -250,14 +264,14 @@ def test_recipe_variants_are_the_same_for_baseline_and_strf_and_build():
 
 def test_recipe_command_tabulates_every_variant_with_verdicts(monkeypatch, tmp_path):
     trained, common = _fake_cli(monkeypatch, tmp_path)
-    assert benchmark.main(["recipe", "--variants", "current", "seq8", *common]) == 0
+    assert benchmark.main(["recipe", "--variants", "base", "seq8", *common]) == 0
     assert [c.data.seq_len for c in trained] == [4, 4, 8, 8]
     text = (tmp_path / "results" / "recipe.md").read_text()
     assert "strf recipe --seeds 0 " in text
     assert "| 8-frame clips: STRF | 1/1 | 50.0 |" in text
     assert "| 40 epochs (lr x0.1 at 28): baseline | 0/1 | not run |" in text
     assert "min / run" in text and "paper MARS" not in text
-    assert "| 8-frame clips: STRF | current recipe: STRF | 1 vs 1 | +0.0 (no spread) |" in text
+    assert "| 8-frame clips: STRF | base recipe: STRF | 1 vs 1 | +0.0 (no spread) |" in text
     assert "Uses knowledge real data would not give" in text
     # Variants of the same step count are compared too (not run here).
     assert "| P x K = 4 x 8: STRF | 50 epochs (lr x0.1 at 35): STRF | 0 vs 0 | not run |" in text
