@@ -39,12 +39,12 @@ from strf_core.data.transforms import ClipTransform
 from strf_core.data.user import DEFAULT_LIMITS, UserTracklet, labels_from_names, read_uploads
 from strf_core.demo import (
     DemoModel,
-    cache_root,
     demo_dataset,
     demo_models,
     demo_world,
     example_tracklets,
     load_model,
+    model_gallery,
 )
 from strf_core.explain import as_images, inspect_unit, mask_view, overlay, similarity_gradcam
 from strf_core.metrics import cosine_distance, evaluate_rank
@@ -98,29 +98,17 @@ def _hash_workspace(ws: Workspace) -> str:
 HASH = {Workspace: _hash_workspace}
 
 
-def _gallery(tracklets, model: DemoModel) -> Gallery:
-    """Tracklets embedded with the model's own evaluation settings, cached on disk."""
-    data = model.config.data
-    return Gallery(
-        tracklets,
-        cache_dir=cache_root() / "embeddings",
-        size=model.input_size,
-        mode=data.test_mode,
-        chunk_len=data.chunk_len,
-        seq_len=data.seq_len,
-    )
-
-
 def _workspace(key: str, title: str, models: dict[str, DemoModel], data, root: Path) -> Workspace:
     synthetic = (root / META_NAME).is_file()
-    galleries = {label: _gallery(data.gallery, m) for label, m in models.items()}
+    galleries = {label: model_gallery(data.gallery, m) for label, m in models.items()}
     subsets = subset_masks(root, data.query) if synthetic else {}
     return Workspace(key, title, models, data, root, subsets, galleries)
 
 
 @st.cache_resource(show_spinner=False)
 def demo_workspace() -> Workspace:
-    """The shipped demo models on the demo world (generated once into the cache, ~10 s)."""
+    """The shipped demo models on the demo world (generated once into the cache unless
+    ``strf demo`` did it)."""
     root = demo_world()
     title = "demo models on the synthetic demo world"
     return _workspace("demo", title, demo_models(), demo_dataset(root), root)
@@ -465,7 +453,7 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
     """
     model = ws.models[label]
     settings = ws.galleries[label]
-    queries_gallery = _gallery(ws.dataset.query, model)
+    queries_gallery = model_gallery(ws.dataset.query, model)
     q = queries_gallery.features(model.model)
     g = settings.features(model.model)
     distances = cosine_distance(q, g).numpy()

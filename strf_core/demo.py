@@ -5,7 +5,9 @@ The dashboard and the notebooks start here::
     models = demo_models()              # {"baseline": DemoModel, "strf": DemoModel}
     root = demo_world()                 # the demo world, generated once into the cache (~7 s)
     data = demo_dataset(root)           # its query / gallery split, with the models' protocol
+    gallery = model_gallery(data.gallery, models["strf"])   # embeddings cached on disk
     examples = example_tracklets()      # {"occluded": path, ...} to read with read_tracklet
+    prepare_demo()                      # `strf demo`: world + both galleries, ahead of time
 
 The world is regenerated deterministically from the preset, seed and frame size recorded in the
 models' ``eval.json`` (nothing large is shipped); the cache folder is ``$STRF_CACHE`` or
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from strf_core.data.datasets import ReIDDataset, build_dataset
 from strf_core.data.synthetic import META_NAME, generate
 from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
+from strf_core.retrieval import Gallery
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 MODELS_DIR = SAMPLE_DATA / "models"
@@ -132,3 +137,57 @@ def example_tracklets() -> dict[str, Path]:
     """The ready-to-upload examples in ``sample_data/examples/`` by name (``"occluded"``, a
     frame folder; ``"occluded.mp4"``, a video; ``"misaligned.zip"``, a zip; ...)."""
     return {p.name: p for p in sorted(EXAMPLES_DIR.iterdir()) if not p.name.startswith(".")}
+
+
+def model_gallery(
+    tracklets: Sequence[Any], model: DemoModel, cache_dir: str | os.PathLike[str] | None = None
+) -> Gallery:
+    """``tracklets`` as a gallery embedded with ``model``'s own evaluation settings (frame
+    size, dense or clip features), its embeddings cached on disk (default: the cache's
+    ``embeddings/``, where the dashboard looks)."""
+    data = model.config.data
+    return Gallery(
+        tracklets,
+        cache_dir=cache_root() / "embeddings" if cache_dir is None else cache_dir,
+        size=model.input_size,
+        mode=data.test_mode,
+        chunk_len=data.chunk_len,
+        seq_len=data.seq_len,
+    )
+
+
+def prepare_demo(
+    *,
+    workers: int | None = None,
+    all_branch_sets: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, float]:
+    """Make what the dashboard's first page needs, once, from a plain process: the demo world
+    and each demo model's gallery embeddings (all branches on; with ``all_branch_sets``, all 16
+    branch sets of the STRF model, as the dashboard's toggles use them). Finished steps are
+    read back, not redone.
+
+    Args:
+        workers: generator processes (default: every core). Safe here, in a command-line
+            process; the dashboard itself generates with one (see :func:`demo_world`).
+
+    Returns:
+        Wall seconds of each step (``"world"``, ``"embed baseline"``, ``"embed strf"``).
+    """
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    root = demo_world(workers=workers or os.cpu_count() or 1, progress=progress)
+    seconds["world"] = time.perf_counter() - started
+    log(f"demo world: {root} ({seconds['world']:.1f} s)")
+    data = demo_dataset(root)
+    for name, model in demo_models().items():
+        started = time.perf_counter()
+        gallery = model_gallery(data.gallery, model)
+        if all_branch_sets and model.has_strf:
+            gallery.precompute(model.model, progress=progress)
+        else:
+            gallery.features(model.model, progress=progress)
+        seconds[f"embed {name}"] = time.perf_counter() - started
+        log(f"{name}: {len(gallery)} gallery tracklets embedded ({seconds[f'embed {name}']:.1f} s)")
+    return seconds

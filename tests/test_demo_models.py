@@ -7,20 +7,37 @@ from pathlib import Path
 
 import pytest
 
+from strf_core import cli
 from strf_core.benchmark import evaluate_checkpoint
 from strf_core.data.synthetic import META_NAME
 from strf_core.data.user import read_tracklet
-from strf_core.demo import demo_dataset, demo_models, demo_world, example_tracklets
+from strf_core.demo import (
+    demo_dataset,
+    demo_models,
+    demo_world,
+    example_tracklets,
+    model_gallery,
+)
 from strf_core.engine.checkpoint import load_trained_model
 
 MODELS = Path(__file__).resolve().parents[1] / "sample_data" / "models"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> Path:
-    """The demo world the models were evaluated on, regenerated from its seed (about 10 s)."""
-    root = demo_world(tmp_path_factory.mktemp("demo") / "mars")
-    assert (root / META_NAME).is_file()
+def cache(tmp_path_factory):
+    """A private ``$STRF_CACHE`` for this module."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("strf-cache")
+        mp.setenv("STRF_CACHE", str(path))
+        yield path
+
+
+@pytest.fixture(scope="module")
+def world(cache) -> Path:
+    """The demo world the models were evaluated on, regenerated from its seed into the cache
+    (about 15 s)."""
+    root = demo_world()
+    assert root.is_relative_to(cache) and (root / META_NAME).is_file()
     assert demo_world(root) == root  # present: not generated again
     return root
 
@@ -63,3 +80,27 @@ def test_demo_model_reproduces_its_recorded_metrics(world, name, strf):
         )
     # Trained models, far from chance on the full split (chance mAP is about 0.02 there).
     assert record["metrics"]["mAP"] > 0.3
+
+
+def test_strf_demo_embeds_the_galleries_the_dashboard_reads_and_reads_them_back(
+    world, monkeypatch, capsys
+):
+    data = demo_dataset(world)
+    galleries = {name: model_gallery(data.gallery, m) for name, m in demo_models().items()}
+    paths = {
+        name: g.cache.path(g.model_key(demo_models()[name].model), g.data_key)
+        for name, g in galleries.items()
+    }
+    assert not any(p.is_file() for p in paths.values())
+
+    assert cli.main(["demo", "--quiet", "--workers", "1"]) == 0
+    assert all(p.is_file() for p in paths.values())  # where the dashboard's galleries look
+    assert "demo data ready" in capsys.readouterr().out
+
+    # A second run finds the world and both embeddings: nothing is generated or embedded.
+    def fail(*args, **kwargs):
+        raise AssertionError("embedded again")
+
+    monkeypatch.setattr("strf_core.retrieval.gallery.extract_features", fail)
+    monkeypatch.setattr("strf_core.demo.generate", fail)
+    assert cli.main(["demo", "--quiet"]) == 0

@@ -15,7 +15,8 @@ def demo_workspace() -> R.Workspace:
     try:
         with st.spinner(
             "Preparing the sample data: the first start generates the synthetic demo world and "
-            "embeds its gallery with both models (about half a minute, once; then cached on disk)."
+            "embeds its gallery with both models (about half a minute, once; then cached on disk; "
+            "`strf demo` does it ahead of time, with every core)."
         ):
             ws = R.demo_workspace()
             R.warm_up(ws)
