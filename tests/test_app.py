@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from strf_core.data.synthetic import generate
-from strf_core.demo import MODELS_DIR, example_tracklets
+from strf_core.data.synthetic import generate, subset_masks
+from strf_core.demo import MODELS_DIR, demo_dataset, demo_world, example_tracklets
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
@@ -72,6 +73,7 @@ def test_explore_renders_baseline_beside_strf():
     assert "p3dc_resnet_tiny, STRF with all four branches" in _captions(at)
     images = at.get("image")
     assert len(images) >= 5  # query frames, two overlay strips, two ranking strips
+    assert not at.info  # a query is chosen: no prompt
 
 
 def test_toggles_change_the_strf_column_only():
@@ -94,7 +96,22 @@ def test_subset_filter_lists_only_that_hard_case():
     at.selectbox(key="explore:subset").set_value("occluded").run()
     _assert_ok(at)
     options = at.selectbox(key="explore:query").options
-    assert options and all("occluded" in option for option in options)
+    root = demo_world()  # the app's (cached) world, whose subsets the filter reads
+    occluded = subset_masks(root, demo_dataset(root).query)["occluded"]
+    listed = [int(re.match(r"#(\d+) · id \d+ · camera \d+$", o).group(1)) for o in options]
+    assert listed == [i for i, hard in enumerate(occluded) if hard]  # all of them, only them
+    details = [c for c in _captions(at) if re.match(r"\d+ frames · ", c)]
+    assert len(details) == 1 and "occluded" in details[0]  # what the short option leaves out
+
+
+def test_upload_chosen_but_empty_prompts_once():
+    at = _page()
+    at.radio(key="explore:source").set_value("Upload").run()
+    _assert_ok(at)
+    assert [i.value for i in at.info] == [
+        "Choose a query in the sidebar: a sample query, an example or an upload."
+    ]
+    assert not at.error and not _column_state(at)[0]
 
 
 def _upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
@@ -146,6 +163,7 @@ def test_bad_uploads_give_a_message_not_a_traceback(kind):
     at = _upload(_page(), upload)
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and named in errors[0], errors
+    assert not at.info  # the error alone, no prompt after it
     assert not _column_state(at)[0]  # nothing ranked
     # The app keeps working: back to a sample query.
     at.radio(key="explore:source").set_value("Sample query").run()

@@ -22,8 +22,7 @@ def explorer(ws: R.Workspace, key: str) -> None:
         explain = EXPLAIN[
             st.radio("Attention explains the similarity to", tuple(EXPLAIN), key=f"{key}:explain")
         ]
-    if query is None:
-        st.info("Choose a query in the sidebar: a sample query, an example or an upload.")
+    if query is None:  # the picker has said why in the page
         return
 
     st.subheader("Query")

@@ -35,8 +35,7 @@ with st.sidebar:
     unit_name = st.selectbox("STRF unit", tuple(units), key=f"{KEY}:unit")
     direction = DIRECTIONS[st.radio("Show", tuple(DIRECTIONS), key=f"{KEY}:direction")]
 
-if query is None:
-    st.info("Choose a tracklet in the sidebar.")
+if query is None:  # the picker has said why in the page
     st.stop()
 
 st.markdown("**STRF branches switched on** (the others are skipped in every unit)")

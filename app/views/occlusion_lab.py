@@ -33,8 +33,7 @@ with st.sidebar:
     size = st.slider("Size (x the person's height)", 0.4, 2.5, 1.2, step=0.1, key=f"{KEY}:size")
     seed = st.number_input("Colours (seed)", 0, 999, 0, key=f"{KEY}:seed")
 
-if query is None:
-    st.info("Choose a tracklet in the sidebar.")
+if query is None:  # the picker has said why in the page
     st.stop()
 
 num_frames = query.clip.shape[1]
