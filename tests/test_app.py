@@ -58,10 +58,31 @@ def _markdown(at: AppTest) -> list[str]:
 
 
 def _column_state(at: AppTest) -> tuple[list[str], list[str]]:
-    """What the two model columns say: their match lines and their Grad-CAM captions."""
-    matches = [m for m in _markdown(at) if m.startswith("First true match")]
+    """What the two model columns say: their summaries (first true match and AP, from the
+    metrics row) and their Grad-CAM captions."""
+    metrics = [(m.label, m.value) for m in at.metric]
+    ranks = [value for label, value in metrics if label == "First true match"]
+    aps = [value for label, value in metrics if label == "AP"]
+    matches = [f"{rank}, AP {ap}" for rank, ap in zip(ranks, aps, strict=True)]
     cams = [c for c in _captions(at) if c.startswith("Grad-CAM")]
     return matches, cams
+
+
+def _strips(at: AppTest) -> list[list[str]]:
+    """The ``t=`` labels of each frame strip, in page order (a strip: consecutive frames)."""
+    strips: list[list[str]] = []
+    previous = None
+    for image in at.get("image"):
+        labels = [c for c in image.captions if c.startswith("t=")]
+        if not labels:
+            previous = None
+            continue
+        t = int(labels[0][2:])
+        if previous is None or t <= previous:
+            strips.append([])
+        strips[-1] += labels
+        previous = t
+    return strips
 
 
 def test_explore_renders_baseline_beside_strf():
@@ -69,11 +90,59 @@ def test_explore_renders_baseline_beside_strf():
     assert at.title[0].value == "Explore"
     matches, cams = _column_state(at)
     assert len(matches) == 2 and len(cams) == 2  # baseline and STRF
+    assert all(re.fullmatch(r"rank \d+, AP [01]\.\d{3}", m) for m in matches), matches
     assert "p3dc_resnet_tiny, no STRF" in _captions(at)
     assert "p3dc_resnet_tiny, STRF with all four branches" in _captions(at)
     images = at.get("image")
     assert len(images) >= 5  # query frames, two overlay strips, two ranking strips
     assert not at.info  # a query is chosen: no prompt
+
+
+def test_frames_are_labelled_and_empty_frames_named_in_words():
+    """Every strip labels its frames t=...; the query shows all 16, each model column 8 evenly
+    spaced; frames without Grad-CAM evidence are named the same way, in words."""
+    at = _page()
+    query, *overlays = _strips(at)
+    assert query == [f"t={t}" for t in range(16)]
+    assert len(overlays) == 2
+    for strip in overlays:
+        assert strip == [f"t={t}" for t in (0, 2, 4, 6, 9, 11, 13, 15)]
+    words = re.compile(
+        r"Grad-CAM finds no evidence in (frames? t=[\d, ]+ of 16"
+        r"|\d+ of 16 frames, only in t=[\d, ]+|any of the 16 frames)\."
+    )
+    for cam in _column_state(at)[1]:
+        assert "[" not in cam, cam  # no Python list
+        if "no evidence" in cam:
+            assert words.search(cam), cam
+
+
+def test_top_hits_have_two_short_caption_lines():
+    at = _page()
+    hits = [c for image in at.get("image") for c in image.captions if not c.startswith("t=")]
+    assert len(hits) == 2 * 10  # the default top 10, both models
+    for caption in hits:
+        first, second = caption.split("  \n")
+        assert re.fullmatch(r"\*\*\d+\*\* .+", first), caption  # rank and mark
+        assert re.fullmatch(r"d=\d\.\d{3}", second), caption  # distance
+
+
+def test_strip_thinning_and_evidence_in_words():
+    from app.components.frames import evidence_note, shown_frames
+
+    assert shown_frames(4, 8) == [0, 1, 2, 3]  # short clips: every frame
+    assert shown_frames(16, 8) == [0, 2, 4, 6, 9, 11, 13, 15]  # evenly, both ends kept
+    assert shown_frames(25, 16)[:4] == [0, 2, 3, 5] and shown_frames(25, 16)[-1] == 24
+    assert evidence_note((), 16) == ""
+    assert evidence_note((3,), 16) == "Grad-CAM finds no evidence in frame t=3 of 16."
+    assert evidence_note((3, 7), 16) == "Grad-CAM finds no evidence in frames t=3, 7 of 16."
+    most = tuple(t for t in range(16) if t not in (8, 12))
+    assert evidence_note(most, 16) == (
+        "Grad-CAM finds no evidence in 14 of 16 frames, only in t=8, 12."
+    )
+    assert evidence_note(tuple(range(16)), 16) == (
+        "Grad-CAM finds no evidence in any of the 16 frames."
+    )
 
 
 def test_toggles_change_the_strf_column_only():

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import resources as R
 from app.components.branches import branch_toggles
-from app.components.frames import frame_strip
+from app.components.frames import COLUMN_SLOTS, frame_strip
 from app.components.query_picker import pick_query
 from app.components.workspace import demo_workspace
 
@@ -103,7 +103,9 @@ with right:
         f"**{R.BRANCH_LABELS[branch]}** mask of `{unit_name}` ({h} x {w} positions, "
         f"{inspection.integration}), position row {row}, column {col}"
     )
-    frame_strip(R.mask_overlay(inspection, branch, (row, col), query.clip, direction))
+    frame_strip(
+        R.mask_overlay(inspection, branch, (row, col), query.clip, direction), slots=COLUMN_SLOTS
+    )
     stats = inspection.stats[branch]
     st.caption(
         f"A column of this mask draws on {stats.effective_positions:.1f} of {h * w} positions "
