@@ -4,6 +4,7 @@ outputs, good and bad uploads give the result or the message expected."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import zipfile
@@ -18,7 +19,8 @@ from strf_core.demo import MODELS_DIR, demo_dataset, demo_world, example_trackle
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app" / "main.py")
 TIMEOUT = 600  # the first run generates the demo world and embeds its gallery (about 30 s)
 
 
@@ -143,6 +145,24 @@ def test_strip_thinning_and_evidence_in_words():
     assert evidence_note(tuple(range(16)), 16) == (
         "Grad-CAM finds no evidence in any of the 16 frames."
     )
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def test_explore_says_what_the_models_are_with_numbers_from_the_data():
+    at = _page()
+    intro = next(c for c in _captions(at) if c.startswith("These are two tiny P3D-C models"))
+    for name, label in (("baseline", "baseline"), ("strf", "STRF")):
+        record = json.loads((MODELS_DIR / name / "eval.json").read_text())
+        assert f"{_pct(record['metrics']['mAP'])} ({label})" in intro, intro
+    rows = json.loads((ROOT / "docs" / "results" / "benchmark.json").read_text())["rows"]
+    a, b = (rows[0]["stats"]["mAP"], rows[1]["stats"]["mAP"])
+    assert f"{_pct(a['mean'])} ± {_pct(a['std'])} vs {_pct(b['mean'])} ± {_pct(b['std'])}" in intro
+    within = abs(b["mean"] - a["mean"]) <= max(a["std"], b["std"])
+    assert ("within noise" in intro) == within, intro
+    assert "gradient is zero or negative" in intro
 
 
 def test_toggles_change_the_strf_column_only():
