@@ -60,12 +60,8 @@ def _markdown(at: AppTest) -> list[str]:
 
 
 def _column_state(at: AppTest) -> tuple[list[str], list[str]]:
-    """What the two model columns say: their summaries (first true match and AP, from the
-    metrics row) and their Grad-CAM captions."""
-    metrics = [(m.label, m.value) for m in at.metric]
-    ranks = [value for label, value in metrics if label == "First true match"]
-    aps = [value for label, value in metrics if label == "AP"]
-    matches = [f"{rank}, AP {ap}" for rank, ap in zip(ranks, aps, strict=True)]
+    """What the two model columns say: their match lines and their Grad-CAM captions."""
+    matches = [m for m in _markdown(at) if m.startswith("First true match")]
     cams = [c for c in _captions(at) if c.startswith("Grad-CAM")]
     return matches, cams
 
@@ -92,7 +88,11 @@ def test_explore_renders_baseline_beside_strf():
     assert at.title[0].value == "Explore"
     matches, cams = _column_state(at)
     assert len(matches) == 2 and len(cams) == 2  # baseline and STRF
-    assert all(re.fullmatch(r"rank \d+, AP [01]\.\d{3}", m) for m in matches), matches
+    summary = (
+        r"First true match: \*\*rank\xa0\d+\*\* · AP\xa0\*\*[01]\.\d{3}\*\* · "
+        r"\d+\xa0true\xa0matches"
+    )
+    assert all(re.fullmatch(summary, m) for m in matches), matches  # groups kept unbroken
     assert "p3dc_resnet_tiny, no STRF" in _captions(at)
     assert "p3dc_resnet_tiny, STRF with all four branches" in _captions(at)
     images = at.get("image")
@@ -120,13 +120,15 @@ def test_frames_are_labelled_and_empty_frames_named_in_words():
 
 
 def test_top_hits_have_two_short_caption_lines():
+    from app.components.frames import KIND_MARKS
+
     at = _page()
     hits = [c for image in at.get("image") for c in image.captions if not c.startswith("t=")]
     assert len(hits) == 2 * 10  # the default top 10, both models
     for caption in hits:
         first, second = caption.split("  \n")
-        assert re.fullmatch(r"\*\*\d+\*\* .+", first), caption  # rank and mark
-        assert re.fullmatch(r"d=\d\.\d{3}", second), caption  # distance
+        assert re.fullmatch(r"\*\*\d+\*\* d=\d\.\d{3}", first), caption  # rank, distance
+        assert second in KIND_MARKS.values(), caption  # what the hit is
 
 
 def test_strip_thinning_and_evidence_in_words():

@@ -65,7 +65,7 @@ def _model_column(ws, label, model, query, branches, k, explain) -> None:
             camid=query.camid,
             explain=explain,
         )
-    match_summary(analysis)
+    st.markdown(match_summary(analysis))
     hit = ws.dataset.gallery[analysis.explained]
     note = evidence_note(analysis.empty_frames, len(analysis.overlays))
     st.caption(

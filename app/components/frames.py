@@ -26,7 +26,9 @@ KIND_WORDS = {  # the same in plain words, for tables
 }
 STRIP_SLOTS = 16  # frames in a full-width strip
 COLUMN_SLOTS = 8  # frames in a strip inside one of two side-by-side columns
-HITS_PER_ROW = 5
+THUMBNAIL_WIDTH = 70  # pixels a top-k thumbnail is shown at (two caption lines fit under it)
+HITS_PER_ROW = 5  # at most; fewer where the column is narrower
+HIT_GAP = 8  # pixels between thumbnails ("xsmall")
 
 
 def shown_frames(num_frames: int, slots: int) -> list[int]:
@@ -71,19 +73,19 @@ def evidence_note(empty_frames: Sequence[int], num_frames: int) -> str:
 
 
 def hit_caption(hit) -> str:
-    """Two short lines under a thumbnail: rank and what the hit is, then its distance."""
-    return f"**{hit.rank}** {KIND_MARKS[hit.kind]}  \nd={hit.distance:.3f}"
+    """Two short lines under a thumbnail: rank and distance, then what the hit is."""
+    return f"**{hit.rank}** d={hit.distance:.3f}  \n{KIND_MARKS[hit.kind]}"
 
 
 def ranking_strip(ws: R.Workspace, analysis: R.Analysis) -> None:
-    """The top-k retrievals, ``HITS_PER_ROW`` a row: thumbnail, rank, mark and distance; the
-    identities and cameras in a table beneath."""
+    """The top-k retrievals as rows of fixed-size thumbnails (``HITS_PER_ROW``, or as many as a
+    narrower column holds): rank, distance and what each hit is; ids and cameras in a table."""
     hits = analysis.ranking.hits
-    for start in range(0, len(hits), HITS_PER_ROW):
-        row = hits[start : start + HITS_PER_ROW]
-        for cell, hit in zip(st.columns(HITS_PER_ROW, gap="small"), row, strict=False):
+    widest = HITS_PER_ROW * THUMBNAIL_WIDTH + (HITS_PER_ROW - 1) * HIT_GAP
+    with st.container(horizontal=True, gap="xsmall", width=widest):
+        for hit in hits:
             thumbnail = R.gallery_thumbnail(ws, hit.index)
-            cell.image(thumbnail, caption=hit_caption(hit), width="stretch")
+            st.image(thumbnail, caption=hit_caption(hit), width=THUMBNAIL_WIDTH)
     with st.expander("Identities and cameras of these hits"):
         st.dataframe(
             [
@@ -101,22 +103,18 @@ def ranking_strip(ws: R.Workspace, analysis: R.Analysis) -> None:
         )
 
 
-def match_summary(analysis: R.Analysis) -> None:
-    """Where the first true match ranks in the whole gallery, the query's AP and its number of
-    true matches, as one row of metrics (a caption when the query's identity is unknown)."""
+def match_summary(analysis: R.Analysis) -> str:
+    """One compact line: where the first true match ranks in the whole gallery, the query's AP
+    and how many true matches there are (each group unbroken, so narrow columns wrap between
+    them)."""
     score = analysis.score
     if score is None:
-        st.caption("Query identity unknown: hits cannot be marked true or wrong.")
-        return
+        return "Query identity unknown: hits cannot be marked true or wrong."
     if score.first_match is None:
-        st.caption("The gallery holds no true match for this query (other cameras).")
-        return
-    rank, ap, matches = st.columns(3, gap="xsmall")
-    rank.metric(
-        "First true match",
-        f"rank {score.first_match}",
-        help="Rank of the nearest true match (same identity, another camera) in the whole "
-        "gallery, junk removed as the evaluation protocol does.",
+        return "The gallery holds no true match for this query (other cameras)."
+    groups = (
+        f"**rank {score.first_match}**",
+        f"AP **{score.average_precision:.3f}**",
+        f"{score.num_matches} true matches",
     )
-    ap.metric("AP", f"{score.average_precision:.3f}", help="Average precision of this query.")
-    matches.metric("True matches", score.num_matches, help="True matches in the gallery.")
+    return "First true match: " + " · ".join(g.replace(" ", "\u00a0") for g in groups)
