@@ -104,7 +104,7 @@ similarity = go.Figure(
 )
 similarity.update_layout(
     barmode="group",
-    title="Cosine similarity to the explained gallery tracklet",
+    title="Similarity to the explained tracklet",
     yaxis_title="cosine similarity",
     height=320,
     margin={"t": 40, "b": 20},
