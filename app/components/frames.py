@@ -4,11 +4,15 @@ numbers that sum up one ranking."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from app import resources as R
+
+if TYPE_CHECKING:
+    from strf_core.retrieval import Hit
 
 KIND_MARKS = {  # what a hit is for the query (plain symbols: no emoji font needed)
     "match": ":green[**✓ match**]",
@@ -72,7 +76,7 @@ def evidence_note(empty_frames: Sequence[int], num_frames: int) -> str:
     )
 
 
-def hit_caption(hit) -> str:
+def hit_caption(hit: Hit) -> str:
     """Two short lines under a thumbnail: rank and distance, then what the hit is."""
     return f"**{hit.rank}** d={hit.distance:.3f}  \n{KIND_MARKS[hit.kind]}"
 
