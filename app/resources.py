@@ -60,6 +60,7 @@ BRANCH_LABELS = {
     "s_coarse": "spatial coarse",
 }
 SUBSETS = ("lookalike", "occluded", "misaligned")
+SUBSET_WORDS = {"lookalike": "look-alike", "occluded": "occluded", "misaligned": "misaligned"}
 
 if os.environ.get("STRF_TORCH_THREADS"):
     torch.set_num_threads(int(os.environ["STRF_TORCH_THREADS"]))
@@ -177,9 +178,24 @@ class QueryInfo:
 
     @property
     def label(self) -> str:
-        kinds = ", ".join(self.subsets) or "no hard case"
+        """``#0: id 207, camera 2, 16 frames (look-alike, occluded)``."""
         where = f"id {self.pid}, camera {self.camid + 1}, {self.num_frames} frames"
-        return f"#{self.index}: {where} ({kinds})"
+        return f"#{self.index}: {where} ({self.kinds})"
+
+    @property
+    def short_label(self) -> str:
+        """``#0 · id 207 · camera 2``: what fits in a sidebar selectbox."""
+        return f"#{self.index} · id {self.pid} · camera {self.camid + 1}"
+
+    @property
+    def details(self) -> str:
+        """``16 frames · look-alike, occluded``: the rest of :attr:`label`."""
+        return f"{self.num_frames} frames · {self.kinds}"
+
+    @property
+    def kinds(self) -> str:
+        """The hard cases it belongs to, in words."""
+        return ", ".join(SUBSET_WORDS[s] for s in self.subsets) or "no hard case"
 
 
 @st.cache_data(hash_funcs=HASH, show_spinner=False)

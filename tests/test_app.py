@@ -4,20 +4,23 @@ outputs, good and bad uploads give the result or the message expected."""
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from strf_core.data.synthetic import generate
-from strf_core.demo import MODELS_DIR, example_tracklets
+from strf_core.data.synthetic import generate, subset_masks
+from strf_core.demo import MODELS_DIR, demo_dataset, demo_world, example_tracklets
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app" / "main.py")
 TIMEOUT = 600  # the first run generates the demo world and embeds its gallery (about 30 s)
 
 
@@ -63,15 +66,105 @@ def _column_state(at: AppTest) -> tuple[list[str], list[str]]:
     return matches, cams
 
 
+def _strips(at: AppTest) -> list[list[str]]:
+    """The ``t=`` labels of each frame strip, in page order (a strip: consecutive frames)."""
+    strips: list[list[str]] = []
+    previous = None
+    for image in at.get("image"):
+        labels = [c for c in image.captions if c.startswith("t=")]
+        if not labels:
+            previous = None
+            continue
+        t = int(labels[0][2:])
+        if previous is None or t <= previous:
+            strips.append([])
+        strips[-1] += labels
+        previous = t
+    return strips
+
+
 def test_explore_renders_baseline_beside_strf():
     at = _page()
     assert at.title[0].value == "Explore"
     matches, cams = _column_state(at)
     assert len(matches) == 2 and len(cams) == 2  # baseline and STRF
+    summary = (
+        r"First true match: \*\*rank\xa0\d+\*\* · AP\xa0\*\*[01]\.\d{3}\*\* · "
+        r"\d+\xa0true\xa0matches"
+    )
+    assert all(re.fullmatch(summary, m) for m in matches), matches  # groups kept unbroken
     assert "p3dc_resnet_tiny, no STRF" in _captions(at)
     assert "p3dc_resnet_tiny, STRF with all four branches" in _captions(at)
     images = at.get("image")
     assert len(images) >= 5  # query frames, two overlay strips, two ranking strips
+    assert not at.info  # a query is chosen: no prompt
+
+
+def test_frames_are_labelled_and_empty_frames_named_in_words():
+    """Every strip labels its frames t=...; the query shows all 16, each model column 8 evenly
+    spaced; frames without Grad-CAM evidence are named the same way, in words."""
+    at = _page()
+    query, *overlays = _strips(at)
+    assert query == [f"t={t}" for t in range(16)]
+    assert len(overlays) == 2
+    for strip in overlays:
+        assert strip == [f"t={t}" for t in (0, 2, 4, 6, 9, 11, 13, 15)]
+    words = re.compile(
+        r"Grad-CAM finds no evidence in (frames? t=[\d, ]+ of 16"
+        r"|\d+ of 16 frames, only in t=[\d, ]+|any of the 16 frames)\."
+    )
+    for cam in _column_state(at)[1]:
+        assert "[" not in cam, cam  # no Python list
+        if "no evidence" in cam:
+            assert words.search(cam), cam
+
+
+def test_top_hits_have_two_short_caption_lines():
+    from app.components.frames import KIND_MARKS
+
+    at = _page()
+    hits = [c for image in at.get("image") for c in image.captions if not c.startswith("t=")]
+    assert len(hits) == 2 * 10  # the default top 10, both models
+    for caption in hits:
+        first, second = caption.split("  \n")
+        assert re.fullmatch(r"\*\*\d+\*\* d=\d\.\d{3}", first), caption  # rank, distance
+        assert second in KIND_MARKS.values(), caption  # what the hit is
+
+
+def test_strip_thinning_and_evidence_in_words():
+    from app.components.frames import evidence_note, shown_frames
+
+    assert shown_frames(4, 8) == [0, 1, 2, 3]  # short clips: every frame
+    assert shown_frames(16, 8) == [0, 2, 4, 6, 9, 11, 13, 15]  # evenly, both ends kept
+    assert shown_frames(25, 16)[:4] == [0, 2, 3, 5] and shown_frames(25, 16)[-1] == 24
+    assert evidence_note((), 16) == ""
+    assert evidence_note((3,), 16) == "Grad-CAM finds no evidence in frame t=3 of 16."
+    assert evidence_note((3, 7), 16) == "Grad-CAM finds no evidence in frames t=3, 7 of 16."
+    most = tuple(t for t in range(16) if t not in (8, 12))
+    assert evidence_note(most, 16) == (
+        "Grad-CAM finds no evidence in 14 of 16 frames, only in t=8, 12."
+    )
+    assert evidence_note(tuple(range(16)), 16) == (
+        "Grad-CAM finds no evidence in any of the 16 frames."
+    )
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def test_explore_says_what_the_models_are_with_numbers_from_the_data():
+    at = _page()
+    intro = next(c for c in _captions(at) if c.startswith("These are two tiny P3D-C models"))
+    for name, label in (("baseline", "baseline"), ("strf", "STRF")):
+        record = json.loads((MODELS_DIR / name / "eval.json").read_text())
+        assert f"{_pct(record['metrics']['mAP'])} ({label})" in intro, intro
+    rows = json.loads((ROOT / "docs" / "results" / "benchmark.json").read_text())["rows"]
+    a, b = (rows[0]["stats"]["mAP"], rows[1]["stats"]["mAP"])
+    assert f"{_pct(a['mean'])} ± {_pct(a['std'])} vs {_pct(b['mean'])} ± {_pct(b['std'])}" in intro
+    within = abs(b["mean"] - a["mean"]) <= max(a["std"], b["std"])
+    assert ("within noise" in intro) == within, intro
+    assert "gradient is zero or negative" in intro
 
 
 def test_toggles_change_the_strf_column_only():
@@ -94,7 +187,22 @@ def test_subset_filter_lists_only_that_hard_case():
     at.selectbox(key="explore:subset").set_value("occluded").run()
     _assert_ok(at)
     options = at.selectbox(key="explore:query").options
-    assert options and all("occluded" in option for option in options)
+    root = demo_world()  # the app's (cached) world, whose subsets the filter reads
+    occluded = subset_masks(root, demo_dataset(root).query)["occluded"]
+    listed = [int(re.match(r"#(\d+) · id \d+ · camera \d+$", o).group(1)) for o in options]
+    assert listed == [i for i, hard in enumerate(occluded) if hard]  # all of them, only them
+    details = [c for c in _captions(at) if re.match(r"\d+ frames · ", c)]
+    assert len(details) == 1 and "occluded" in details[0]  # what the short option leaves out
+
+
+def test_upload_chosen_but_empty_prompts_once():
+    at = _page()
+    at.radio(key="explore:source").set_value("Upload").run()
+    _assert_ok(at)
+    assert [i.value for i in at.info] == [
+        "Choose a query in the sidebar: a sample query, an example or an upload."
+    ]
+    assert not at.error and not _column_state(at)[0]
 
 
 def _upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
@@ -146,6 +254,7 @@ def test_bad_uploads_give_a_message_not_a_traceback(kind):
     at = _upload(_page(), upload)
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and named in errors[0], errors
+    assert not at.info  # the error alone, no prompt after it
     assert not _column_state(at)[0]  # nothing ranked
     # The app keeps working: back to a sample query.
     at.radio(key="explore:source").set_value("Sample query").run()

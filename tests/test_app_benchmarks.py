@@ -115,6 +115,14 @@ def test_benchmarks_page():
     for rows in groups.values():
         _check_rows(at, rows)
     assert len(at.get("plotly_chart")) >= 2 + len(groups)
+    # The ablations' seed note: seeds per cell and their mAP spread, read from the rows.
+    seeds = {len(r["seeds"]) for r in ablations["rows"] if r["seeds"]}
+    stds = [
+        100 * s["std"] for r in ablations["rows"] if (s := r["stats"]["mAP"])["std"] is not None
+    ]
+    note = next(c.value for c in at.caption if "per cell" in c.value)
+    assert note.startswith(f"{min(seeds)}" if len(seeds) == 1 else f"{min(seeds)}-{max(seeds)}")
+    assert f"{min(stds):.1f}-{max(stds):.1f} points" in note, note
     assert not _live_curves(at)  # nothing computed until asked for
 
     at.toggle(key="bench:live_cmc").set_value(True).run()

@@ -2,8 +2,10 @@
 Debian's chromium (``/usr/bin/chromium``; ``.ci/run`` installs it, nothing is downloaded).
 
 Loads Explore, switches off an STRF branch, uploads a tracklet and a file that is not one, and
-checks the page after each step. Screenshots go to ``tests/output/browser/`` (git-ignored), with
-the server's log; on a failure the page at that moment is saved too and the log is printed.
+checks the page after each step, its layout measured in the page (frame strips in one row,
+top-k captions of at most two lines with gaps between thumbnails, sidebar widgets that fit).
+Screenshots go to ``tests/output/browser/`` (git-ignored), with the server's log; on a failure
+the page at that moment is saved too and the log is printed.
 
 The module is skipped where ``/usr/bin/chromium`` is absent. The first run on a fresh machine
 also generates the demo world and embeds its gallery in the first page load (about a minute on
@@ -13,6 +15,7 @@ also generates the demo world and embeds its gallery in the first page load (abo
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
@@ -54,7 +57,7 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1400, "height": 1000}
 START_TIMEOUT_S = 120  # the first start generates the demo world and embeds the gallery
 STEP_TIMEOUT_MS = 90_000  # a branch set seen for the first time embeds the gallery once
-SUMMARY = "First true match at rank"  # each model column's first line, for labelled queries
+SUMMARY = "First true match:"  # each model column's first line, for labelled queries
 
 
 # --------------------------------------------------------------------------- the server
@@ -212,6 +215,53 @@ def expect_count(page: Page, text: str, count: int) -> None:
     assert found == count, f"{text!r} found {found} times, expected {count}"
 
 
+LAYOUT = """() => {
+    const box = (e) => e.getBoundingClientRect();
+    const lines = (e) => Math.round(box(e).height / parseFloat(getComputedStyle(e).lineHeight));
+    const strips = [], hits = [];
+    for (const row of document.querySelectorAll('[data-testid="stHorizontalBlock"]')) {
+        const images = [...row.querySelectorAll('[data-testid="stImage"]')].filter(
+            (i) => i.closest('[data-testid="stHorizontalBlock"]') === row);
+        if (!images.length) continue;
+        const items = images.map((i) => {
+            const caption = i.querySelector('[data-testid="stImageCaption"] p');
+            const r = box(i.querySelector('img'));
+            return {text: caption ? caption.innerText : '', lines: caption ? lines(caption) : 0,
+                    top: r.top, left: r.left, right: r.right};
+        });
+        (items.every((i) => i.text.startsWith('t=')) ? strips : hits).push(items);
+    }
+    const sidebar = document.querySelector('[data-testid="stSidebar"]');
+    const groups = [...sidebar.querySelectorAll('[data-testid="stRadioGroup"]')];
+    const inputs = [...sidebar.querySelectorAll('[data-testid="stSelectbox"] input')];
+    return {
+        strips, hits,
+        radios: groups.map((g) => [...g.querySelectorAll('[data-testid="stRadioOption"] p')].map(
+            (p) => ({text: p.innerText, lines: lines(p), top: Math.round(box(p).top)}))),
+        selects: inputs.map((i) => ({text: i.value, fits: i.scrollWidth <= i.clientWidth})),
+    };
+}"""
+
+
+def check_layout(page: Page, strips: int) -> None:
+    """What the review found broken, measured: every frame strip is one row of t= labelled
+    frames; each top-k caption is at most two lines and thumbnails keep a gap; the sidebar's
+    radio options take one line each and its selectboxes show their whole value."""
+    layout = page.evaluate(LAYOUT)
+    assert len(layout["strips"]) == strips, layout["strips"]
+    for strip in layout["strips"]:
+        assert max(f["top"] for f in strip) - min(f["top"] for f in strip) < 1, strip
+    assert layout["hits"], "no top-k thumbnails"
+    for row in layout["hits"]:
+        assert all(hit["lines"] <= 2 for hit in row), row
+        gaps = [b["left"] - a["right"] for a, b in itertools.pairwise(row) if a["top"] == b["top"]]
+        assert gaps and all(gap >= 8 for gap in gaps), (gaps, row)
+    for options in layout["radios"]:  # one line each, in one row or one option a row
+        assert all(option["lines"] == 1 for option in options), options
+        assert len({option["top"] for option in options}) in (1, len(options)), options
+    assert all(select["fits"] for select in layout["selects"]), layout["selects"]
+
+
 def no_exception(page: Page) -> None:
     """No Streamlit exception box and no traceback anywhere in the page."""
     assert page.locator('[data-testid="stException"]').count() == 0
@@ -259,6 +309,7 @@ def test_explore_and_branch_toggle(page: Page, server: Server) -> None:
             assert page.get_by_role("heading", name=name, exact=True).count() == 1
         no_exception(page)
         screenshot(page, "01-explore")
+        check_layout(page, strips=3)  # the query, then each model's Grad-CAM
 
     with diagnosed(page, server, "branch-off"):
         toggle = page.get_by_role("switch", name="spatial fine")
@@ -285,6 +336,7 @@ def test_upload_tracklet(page: Page, server: Server) -> None:
         wait_columns(page)
         no_exception(page)
         screenshot(page, "03-upload-misaligned-zip")
+        check_layout(page, strips=3)  # 25 frames, thinned to fit
 
 
 def test_bad_upload_shows_message(page: Page, server: Server) -> None:
@@ -303,7 +355,7 @@ def test_bad_upload_shows_message(page: Page, server: Server) -> None:
         alert.wait_for()
         wait_idle(page)
         assert "not_a_tracklet.zip" in alert.inner_text()
-        assert page.locator('[data-testid="stAlert"]').count() >= 1
+        assert page.locator('[data-testid="stAlert"]').count() == 1  # the error, nothing more
         expect_count(page, SUMMARY, 0)
         no_exception(page)
         screenshot(page, "04-bad-upload")

@@ -7,7 +7,13 @@ import streamlit as st
 
 from app import resources as R
 from app.components.branches import branch_toggles, describe
-from app.components.frames import frame_strip, match_summary, ranking_strip
+from app.components.frames import (
+    COLUMN_SLOTS,
+    evidence_note,
+    frame_strip,
+    match_summary,
+    ranking_strip,
+)
 from app.components.query_picker import pick_query
 
 EXPLAIN = {"the top hit": "top", "the nearest true match": "match"}
@@ -22,8 +28,7 @@ def explorer(ws: R.Workspace, key: str) -> None:
         explain = EXPLAIN[
             st.radio("Attention explains the similarity to", tuple(EXPLAIN), key=f"{key}:explain")
         ]
-    if query is None:
-        st.info("Choose a query in the sidebar: a sample query, an example or an upload.")
+    if query is None:  # the picker has said why in the page
         return
 
     st.subheader("Query")
@@ -62,13 +67,11 @@ def _model_column(ws, label, model, query, branches, k, explain) -> None:
         )
     st.markdown(match_summary(analysis))
     hit = ws.dataset.gallery[analysis.explained]
-    empty = (
-        f"; no evidence in frames {list(analysis.empty_frames)}" if analysis.empty_frames else ""
-    )
+    note = evidence_note(analysis.empty_frames, len(analysis.overlays))
     st.caption(
         f"Grad-CAM (layer4) of the cosine similarity {analysis.similarity:.3f} to gallery "
-        f"tracklet #{analysis.explained} (id {hit.pid}, camera {hit.camid + 1}){empty}"
+        f"tracklet #{analysis.explained} (id {hit.pid}, camera {hit.camid + 1}). {note}".strip()
     )
-    frame_strip(analysis.overlays)
-    st.markdown(f"**Top {k}** (junk removed, as the evaluation protocol does)")
+    frame_strip(analysis.overlays, slots=COLUMN_SLOTS)
+    st.markdown(f"**Top {k}** (junk removed, as in evaluation; d: cosine distance)")
     ranking_strip(ws, analysis)

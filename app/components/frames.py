@@ -1,54 +1,124 @@
-"""Rows of frames (a tracklet, its attention overlays) and rows of retrieved tracklets."""
+"""Rows of frames (a tracklet, its attention overlays), rows of retrieved tracklets, and the
+numbers that sum up one ranking."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from app import resources as R
 
+if TYPE_CHECKING:
+    from strf_core.retrieval import Hit
+
 KIND_MARKS = {  # what a hit is for the query (plain symbols: no emoji font needed)
-    "match": "✓ TRUE MATCH",
-    "wrong": "✗ wrong",
-    "junk": "junk",
-    "distractor": "distractor",
+    "match": ":green[**✓ match**]",
+    "wrong": ":red[✗ wrong]",
+    "junk": ":gray[junk]",
+    "distractor": ":gray[distractor]",
     "unknown": "?",
 }
-FRAME_WIDTH = 56  # pixels a 128x64 frame is shown at in a strip
+KIND_WORDS = {  # the same in plain words, for tables
+    "match": "true match",
+    "wrong": "wrong identity",
+    "junk": "junk",
+    "distractor": "distractor",
+    "unknown": "unknown",
+}
+STRIP_SLOTS = 16  # frames in a full-width strip
+COLUMN_SLOTS = 8  # frames in a strip inside one of two side-by-side columns
+THUMBNAIL_WIDTH = 70  # pixels a top-k thumbnail is shown at (two caption lines fit under it)
+HITS_PER_ROW = 5  # at most; fewer where the column is narrower
+HIT_GAP = 8  # pixels between thumbnails ("xsmall")
 
 
-def frame_strip(
-    images: Sequence[np.ndarray], *, captions: Sequence[str] | None = None, max_frames: int = 16
-) -> None:
-    """Show frames in a row, evenly thinned to ``max_frames``."""
-    if len(images) > max_frames:
-        keep = np.linspace(0, len(images) - 1, max_frames).round().astype(int)
-        images = [images[i] for i in keep]
-        captions = [captions[i] for i in keep] if captions else [f"t={i}" for i in keep]
-    st.image(list(images), caption=list(captions) if captions else None, width=FRAME_WIDTH)
+def shown_frames(num_frames: int, slots: int) -> list[int]:
+    """The frame indices a strip of ``slots`` cells shows: all, or ``slots`` evenly spaced."""
+    if num_frames <= slots:
+        return list(range(num_frames))
+    return np.linspace(0, num_frames - 1, slots).round().astype(int).tolist()
+
+
+def frame_strip(images: Sequence[np.ndarray], *, slots: int = STRIP_SLOTS) -> list[int]:
+    """Frames in one row of ``slots`` equal cells, each labelled ``t=`` its index in the clip.
+
+    Longer clips are evenly thinned to ``slots`` frames; shorter ones leave cells empty, so
+    frames keep their size from clip to clip. Returns the indices shown.
+    """
+    shown = shown_frames(len(images), slots)
+    for cell, t in zip(st.columns(slots, gap="xxsmall"), shown, strict=False):
+        cell.image(images[t], caption=f"t={t}", width="stretch")
+    return shown
+
+
+def frames_in_words(frames: Sequence[int], num_frames: int) -> str:
+    """``"frames t=3, 7 of 16"`` or ``"frame t=3 of 16"``."""
+    noun = "frame" if len(frames) == 1 else "frames"
+    return f"{noun} t={', '.join(str(t) for t in frames)} of {num_frames}"
+
+
+def evidence_note(empty_frames: Sequence[int], num_frames: int) -> str:
+    """The frames where Grad-CAM finds nothing, in words (``""`` when it finds something in
+    every frame); when most frames are empty, the few with evidence are named instead."""
+    if not empty_frames:
+        return ""
+    if len(empty_frames) == num_frames:
+        return f"Grad-CAM finds no evidence in any of the {num_frames} frames."
+    if 2 * len(empty_frames) <= num_frames:
+        return f"Grad-CAM finds no evidence in {frames_in_words(empty_frames, num_frames)}."
+    some = [t for t in range(num_frames) if t not in set(empty_frames)]
+    return (
+        f"Grad-CAM finds no evidence in {len(empty_frames)} of {num_frames} frames, "
+        f"only in t={', '.join(str(t) for t in some)}."
+    )
+
+
+def hit_caption(hit: Hit) -> str:
+    """Two short lines under a thumbnail: rank and distance, then what the hit is."""
+    return f"**{hit.rank}** d={hit.distance:.3f}  \n{KIND_MARKS[hit.kind]}"
 
 
 def ranking_strip(ws: R.Workspace, analysis: R.Analysis) -> None:
-    """The top-k retrievals: thumbnail, rank, distance and what each hit is."""
+    """The top-k retrievals as rows of fixed-size thumbnails (``HITS_PER_ROW``, or as many as a
+    narrower column holds): rank, distance and what each hit is; ids and cameras in a table."""
     hits = analysis.ranking.hits
-    images = [R.gallery_thumbnail(ws, h.index) for h in hits]
-    captions = [
-        f"{h.rank}. {KIND_MARKS[h.kind]} · d={h.distance:.3f} · id {h.pid}, cam {h.camid + 1}"
-        for h in hits
-    ]
-    st.image(images, caption=captions, width=FRAME_WIDTH + 24)
+    widest = HITS_PER_ROW * THUMBNAIL_WIDTH + (HITS_PER_ROW - 1) * HIT_GAP
+    with st.container(horizontal=True, gap="xsmall", width=widest):
+        for hit in hits:
+            thumbnail = R.gallery_thumbnail(ws, hit.index)
+            st.image(thumbnail, caption=hit_caption(hit), width=THUMBNAIL_WIDTH)
+    with st.expander("Identities and cameras of these hits"):
+        st.dataframe(
+            [
+                {
+                    "rank": h.rank,
+                    "hit": KIND_WORDS[h.kind],
+                    "distance": round(h.distance, 3),
+                    "id": h.pid,
+                    "camera": h.camid + 1,
+                    "gallery #": h.index,
+                }
+                for h in hits
+            ],
+            hide_index=True,
+        )
 
 
 def match_summary(analysis: R.Analysis) -> str:
-    """One line: where the first true match ranks in the whole gallery, and the query's AP."""
+    """One compact line: where the first true match ranks in the whole gallery, the query's AP
+    and how many true matches there are (each group unbroken, so narrow columns wrap between
+    them)."""
     score = analysis.score
     if score is None:
         return "Query identity unknown: hits cannot be marked true or wrong."
     if score.first_match is None:
         return "The gallery holds no true match for this query (other cameras)."
-    return (
-        f"First true match at **rank {score.first_match}** of the whole gallery "
-        f"({score.num_matches} true matches; AP {score.average_precision:.3f})"
+    groups = (
+        f"**rank {score.first_match}**",
+        f"AP **{score.average_precision:.3f}**",
+        f"{score.num_matches} true matches",
     )
+    return "First true match: " + " · ".join(g.replace(" ", "\u00a0") for g in groups)

@@ -18,6 +18,7 @@ SUBSET_FILTER = {
     "misaligned": "misaligned",
     "no hard case": "",
 }
+PROMPT = "Choose a query in the sidebar: a sample query, an example or an upload."
 
 
 @dataclass(frozen=True)
@@ -32,20 +33,36 @@ class Query:
     notes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _Unusable:
+    """An example or upload that cannot be used, and why (shown in the page)."""
+
+    message: str
+
+
 def pick_query(ws: R.Workspace, key: str) -> Query | None:
     """The query widgets (in the sidebar); ``None`` until a usable query is chosen.
 
-    Bad uploads show their message in the page and return ``None``; the app keeps working.
+    Until then the page says why, in the main area where the reader looks: an example or an
+    upload that cannot be used gets its error (and nothing else), no choice yet a prompt. The
+    app keeps working either way.
     """
-    messages = st.container()  # in the main area, where the reader looks
+    messages = st.container()  # in the main area, before what the page shows of the query
     with st.sidebar:
         st.subheader("Query")
-        source = st.radio("Source", SOURCES, key=f"{key}:source", horizontal=True)
+        source = st.radio("Source", SOURCES, key=f"{key}:source")  # one option a line: fits
         if source == "Sample query":
-            return _sample_query(ws, key)
-        if source == "Example tracklet":
-            return _example(key, messages)
-        return _upload(key, messages)
+            choice = _sample_query(ws, key)
+        elif source == "Example tracklet":
+            choice = _example(key)
+        else:
+            choice = _upload(key)
+    if isinstance(choice, _Unusable):
+        messages.error(choice.message)
+        return None
+    if choice is None:
+        messages.info(PROMPT)
+    return choice
 
 
 def _sample_query(ws: R.Workspace, key: str) -> Query | None:
@@ -59,7 +76,8 @@ def _sample_query(ws: R.Workspace, key: str) -> Query | None:
     if not infos:
         st.info("No query of this kind in the dataset.")
         return None
-    info = st.selectbox("Tracklet", infos, format_func=lambda q: q.label, key=f"{key}:query")
+    info = st.selectbox("Tracklet", infos, format_func=lambda q: q.short_label, key=f"{key}:query")
+    st.caption(info.details)
     return Query(
         key=f"{ws.key}:query:{info.index}",
         clip=R.query_clip(ws, info.index),
@@ -69,12 +87,12 @@ def _sample_query(ws: R.Workspace, key: str) -> Query | None:
     )
 
 
-def _example(key: str, messages) -> Query | None:
+def _example(key: str) -> Query | _Unusable:
     name = st.selectbox("Example", tuple(R.examples()), key=f"{key}:example")
-    return _read(lambda: R.read_example(name), f"example {name}", messages)
+    return _read(lambda: R.read_example(name), f"example {name}")
 
 
-def _upload(key: str, messages) -> Query | None:
+def _upload(key: str) -> Query | _Unusable | None:
     files = st.file_uploader(
         "A tracklet: a zip of frames, several images, an mp4 or a gif",
         accept_multiple_files=True,
@@ -86,18 +104,16 @@ def _upload(key: str, messages) -> Query | None:
         st.caption("Nothing uploaded yet.")
         return None
     files = [(f.name, f.getvalue()) for f in files]
-    return _read(lambda: R.read_upload(files), "upload", messages)
+    return _read(lambda: R.read_upload(files), "upload")
 
 
-def _read(read, what: str, messages) -> Query | None:
+def _read(read, what: str) -> Query | _Unusable:
     try:
         upload = read()
     except TrackletInputError as err:
-        messages.error(f"This {what} cannot be used as a tracklet: {err}")
-        return None
+        return _Unusable(f"This {what} cannot be used as a tracklet: {err}")
     except Exception as err:  # never a traceback in the page; the message names the problem
-        messages.error(f"Could not read the {what}: {type(err).__name__}: {err}")
-        return None
+        return _Unusable(f"Could not read the {what}: {type(err).__name__}: {err}")
     labels = "unlabelled"
     if upload.pid is not None:
         labels = f"id {upload.pid}, camera {upload.camid + 1}"

@@ -53,7 +53,7 @@ def _pct(value: float | None) -> float | None:
 
 
 def _fmt(stat: dict) -> str:
-    """``36.9 ± 1.0`` (mean ± sample std over seeds, %), ``36.6`` for one seed, or not run."""
+    """``12.3 ± 0.4`` (mean ± sample std over seeds, %), ``12.3`` for one seed, or not run."""
     if not stat:
         return NOT_RUN
     text = f"{100 * stat['mean']:.1f}"
@@ -415,14 +415,26 @@ def _ablation_chart(rows: list[dict]) -> go.Figure:
     return fig
 
 
+def _seed_note(rows: list[dict]) -> str:
+    """How many seeds the cells ran and how far their mAP spreads over seeds, from the rows."""
+    counts = sorted({len(r.get("seeds", [])) for r in rows} - {0})
+    stds = [100 * s["std"] for r in rows if (s := _stat(r, "mAP")).get("std") is not None]
+    if not counts:
+        return ""
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    note = f"{seeds} seed{'s' if counts[-1] > 1 else ''} per cell (the seeds column: run/planned)."
+    if stds:
+        note += (
+            f" The seed spread of mAP (sample std) is {min(stds):.1f}-{max(stds):.1f} points, "
+            "depending on the cell: weigh a difference against the spread of its two cells."
+        )
+    return note + " The baseline and the default STRF model are the same runs in every table."
+
+
 def ablations(data: dict) -> None:
     st.header("Ablations: the paper's grids re-run")
     _provenance(data, "Ablations")
-    st.caption(
-        "One seed per cell unless the seeds column says otherwise: differences of 2-3 points "
-        "between single-seed cells are within the seed spread (about 1-2.5 mAP). The default "
-        "STRF model and the baseline are one run each, shown in every table."
-    )
+    st.caption(_seed_note(data.get("rows", [])))
     groups: dict[str, list[dict]] = {}
     for row in data.get("rows", []):
         groups.setdefault(row.get("group", "other"), []).append(row)

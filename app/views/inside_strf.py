@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import resources as R
 from app.components.branches import branch_toggles
-from app.components.frames import frame_strip
+from app.components.frames import COLUMN_SLOTS, frame_strip
 from app.components.query_picker import pick_query
 from app.components.workspace import demo_workspace
 
@@ -35,8 +35,7 @@ with st.sidebar:
     unit_name = st.selectbox("STRF unit", tuple(units), key=f"{KEY}:unit")
     direction = DIRECTIONS[st.radio("Show", tuple(DIRECTIONS), key=f"{KEY}:direction")]
 
-if query is None:
-    st.info("Choose a tracklet in the sidebar.")
+if query is None:  # the picker has said why in the page
     st.stop()
 
 st.markdown("**STRF branches switched on** (the others are skipped in every unit)")
@@ -104,7 +103,9 @@ with right:
         f"**{R.BRANCH_LABELS[branch]}** mask of `{unit_name}` ({h} x {w} positions, "
         f"{inspection.integration}), position row {row}, column {col}"
     )
-    frame_strip(R.mask_overlay(inspection, branch, (row, col), query.clip, direction))
+    frame_strip(
+        R.mask_overlay(inspection, branch, (row, col), query.clip, direction), slots=COLUMN_SLOTS
+    )
     stats = inspection.stats[branch]
     st.caption(
         f"A column of this mask draws on {stats.effective_positions:.1f} of {h * w} positions "

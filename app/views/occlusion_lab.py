@@ -5,11 +5,12 @@ import streamlit as st
 
 from app import resources as R
 from app.components.branches import branch_toggles, describe
-from app.components.frames import frame_strip
+from app.components.frames import COLUMN_SLOTS, evidence_note, frame_strip
 from app.components.query_picker import pick_query
 from app.components.workspace import demo_workspace
 
 KEY = "occlusion"
+RANK_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]  # log axis: whole ranks
 
 st.title("Occlusion lab")
 st.caption(
@@ -33,8 +34,7 @@ with st.sidebar:
     size = st.slider("Size (x the person's height)", 0.4, 2.5, 1.2, step=0.1, key=f"{KEY}:size")
     seed = st.number_input("Colours (seed)", 0, 999, 0, key=f"{KEY}:seed")
 
-if query is None:
-    st.info("Choose a tracklet in the sidebar.")
+if query is None:  # the picker has said why in the page
     st.stop()
 
 num_frames = query.clip.shape[1]
@@ -47,15 +47,12 @@ occluded_key, occluded_clip, fraction = R.occluded(
 st.markdown("**STRF branches**")
 branches = branch_toggles(KEY)
 
-before_col, after_col = st.columns(2)
-with before_col:
-    st.subheader("Before")
-    st.caption(query.title)
-    frame_strip(R.as_images(query.clip))
-with after_col:
-    st.subheader("After")
-    st.caption(f"{kind} over {fraction:.0%} of the pixels on average, frames {first}-{last}")
-    frame_strip(R.as_images(occluded_clip))
+st.subheader("Before")
+st.caption(query.title)
+frame_strip(R.as_images(query.clip))
+st.subheader("After")
+st.caption(f"{kind} over {fraction:.0%} of the pixels on average, frames t={first}-{last}")
+frame_strip(R.as_images(occluded_clip))
 
 rows = []
 columns = st.columns(len(ws.models))
@@ -92,10 +89,10 @@ for column, (label, model) in zip(columns, ws.models.items(), strict=True):
             f"(id {explained.pid}, camera {explained.camid + 1}: "
             f"{'the nearest true match' if matched else 'the top hit'})"
         )
-        st.markdown("before")
-        frame_strip(before.overlays)
-        st.markdown("after")
-        frame_strip(after.overlays)
+        for name, analysis in (("before", before), ("after", after)):
+            note = evidence_note(analysis.empty_frames, len(analysis.overlays))
+            st.markdown(f"{name} · :gray[{note}]" if note else name)
+            frame_strip(analysis.overlays, slots=COLUMN_SLOTS)
         rows.append((label, before, after))
 
 names = [label for label, _, _ in rows]
@@ -107,7 +104,7 @@ similarity = go.Figure(
 )
 similarity.update_layout(
     barmode="group",
-    title="Cosine similarity to the explained gallery tracklet",
+    title="Similarity to the explained tracklet",
     yaxis_title="cosine similarity",
     height=320,
     margin={"t": 40, "b": 20},
@@ -124,7 +121,12 @@ if query.pid is not None:
     ranks.update_layout(
         barmode="group",
         title="Rank of the first true match (lower is better)",
-        yaxis={"title": "rank", "type": "log"},
+        yaxis={
+            "title": "rank",
+            "type": "log",
+            "tickvals": RANK_TICKS,
+            "autorangeoptions": {"include": 1},  # bars from rank 1 up
+        },
         height=320,
         margin={"t": 40, "b": 20},
     )
