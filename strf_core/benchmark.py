@@ -31,7 +31,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -387,16 +387,20 @@ def ensure_data(setup: Setup, progress: bool = False) -> Path:
     return root
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    """Write JSON to a temporary sibling, flush it, then rename it into place."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text to a temporary sibling, flush it, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w") as f:
-        json.dump(payload, f, indent=1)
-        f.write("\n")
+        f.write(text)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, payload: Any) -> None:
+    """Write JSON atomically (:func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
 
 
 def load_cell(setup: Setup, cell: Cell) -> dict | None:
@@ -548,6 +552,28 @@ def run_cells(
 
 
 # --------------------------------------------------------------------------- tables
+
+
+# The training settings a table's reader needs to compare it with another: (name, section, key).
+RECIPE_FIELDS = (
+    ("batch_p", "data", "batch_p"),
+    ("batch_k", "data", "batch_k"),
+    ("seq_len", "data", "seq_len"),
+    ("epochs", "optim", "epochs"),
+    ("lr", "optim", "lr"),
+)
+
+
+def shared_recipe(records: Iterable[dict]) -> dict[str, Any]:
+    """The training settings of :data:`RECIPE_FIELDS` on which every record agrees (a setting
+    that differs between cells, as in the recipe search, is left out)."""
+    values: dict[str, set] = {}
+    for record in records:
+        config = record.get("config", {})
+        for name, section, key in RECIPE_FIELDS:
+            value = config.get(section, {}).get(key)
+            values.setdefault(name, set()).add(json.dumps(value))
+    return {name: json.loads(next(iter(v))) for name, v in values.items() if len(v) == 1}
 
 
 def _value(record: dict, metric: str, subset: str | None) -> float:
@@ -778,11 +804,11 @@ def write_report(
         lines += compare_table(rows, comparisons)
     md = setup.results / f"{name}.md"
     js = setup.results / f"{name}.json"
-    setup.results.mkdir(parents=True, exist_ok=True)
-    md.write_text("\n".join(lines) + "\n")
+    write_text_atomic(md, "\n".join(lines) + "\n")
     payload = {
         "command": command,
         "protocol": PROTOCOL,
+        "recipe": shared_recipe(records.values()),
         "cells_finished": finished,
         "cells_planned": len(keys),
         "wall_s": round(wall, 1),

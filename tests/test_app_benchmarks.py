@@ -123,6 +123,12 @@ def test_benchmarks_page():
     note = next(c.value for c in at.caption if "per cell" in c.value)
     assert note.startswith(f"{min(seeds)}" if len(seeds) == 1 else f"{min(seeds)}-{max(seeds)}")
     assert f"{min(stds):.1f}-{max(stds):.1f} points" in note, note
+    # Each table names the recipe its runs share, read from its JSON: the benchmark's tuned
+    # batch shape and the ablations' base one, so the two baseline rows can be told apart.
+    recipes = [c.value for c in at.caption if "Every run:" in c.value]
+    for data in (benchmark, ablations):
+        shape = f"P x K = {data['recipe']['batch_p']} x {data['recipe']['batch_k']}"
+        assert any(shape in text and data["protocol"] in text for text in recipes), shape
     assert not _live_curves(at)  # nothing computed until asked for
 
     at.toggle(key="bench:live_cmc").set_value(True).run()

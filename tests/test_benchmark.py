@@ -232,8 +232,17 @@ def test_ablate_of_some_groups_keeps_every_group_in_the_tables(monkeypatch, tmp_
     assert "| (3,5) | 0/2 | not run |" in text
     assert "strf ablate --seeds 0 1 " in text  # the command that completes the whole table
     assert "--groups" not in text
-    rows = json.loads((tmp_path / "results" / "ablations.json").read_text())["rows"]
-    assert {r["group"] for r in rows} == {"table4", "table5", "fig4a", "fig4b", "fig4c", "design"}
+    report = json.loads((tmp_path / "results" / "ablations.json").read_text())
+    assert {r["group"] for r in report["rows"]} == {
+        "table4",
+        "table5",
+        "fig4a",
+        "fig4b",
+        "fig4c",
+        "design",
+    }
+    # The ablations run under the base recipe, and the table says so.
+    assert report["recipe"] == {"batch_p": 8, "batch_k": 4, "seq_len": 4, "epochs": 25, "lr": 1e-3}
 
 
 def test_recipe_variants_are_the_same_for_baseline_and_strf_and_build():
@@ -275,6 +284,9 @@ def test_recipe_command_tabulates_every_variant_with_verdicts(monkeypatch, tmp_p
     assert "Uses knowledge real data would not give" in text
     # Variants of the same step count are compared too (not run here).
     assert "| P x K = 4 x 8: STRF | 50 epochs (lr x0.1 at 35): STRF | 0 vs 0 | not run |" in text
+    # The settings every cell shares are recorded; the clip length differs, so it is left out.
+    recipe = json.loads((tmp_path / "results" / "recipe.json").read_text())["recipe"]
+    assert recipe == {"batch_p": 8, "batch_k": 4, "epochs": 25, "lr": 1e-3}
 
 
 def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_path):

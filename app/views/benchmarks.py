@@ -99,14 +99,31 @@ def table(rows: list[dict]) -> list[dict]:
     return out
 
 
+def recipe_text(recipe: dict) -> str:
+    """The training settings every run of a table shares, in words (``""`` if none known)."""
+    parts = []
+    if "batch_p" in recipe and "batch_k" in recipe:
+        parts.append(f"P x K = {recipe['batch_p']} x {recipe['batch_k']}")
+    if "seq_len" in recipe:
+        parts.append(f"{recipe['seq_len']}-frame clips")
+    if "epochs" in recipe:
+        parts.append(f"{recipe['epochs']} epochs")
+    if "lr" in recipe:
+        parts.append(f"lr {recipe['lr']:g}")
+    return ", ".join(parts)
+
+
 def _provenance(data: dict, what: str) -> None:
-    """The command that reproduces a table, its protocol and its cost."""
+    """The command that reproduces a table, its recipe, its protocol and its cost."""
     st.code(data.get("command", "(command not recorded)"), language="bash")
     done, planned = data.get("cells_finished"), data.get("cells_planned")
+    recipe = recipe_text(data.get("recipe", {}))
     st.caption(
         f"{what}: {done} of {planned} distinct runs finished; training + evaluation wall time "
-        f"of the finished runs {_minutes(data.get('wall_s'))}. Protocol: "
-        f"{data.get('protocol', 'not recorded')}. Numbers are % (mean ± sample std over seeds)."
+        f"of the finished runs {_minutes(data.get('wall_s'))}. "
+        + (f"Every run: {recipe}. " if recipe else "")
+        + f"Protocol: {data.get('protocol', 'not recorded')}. Numbers are % (mean ± sample std "
+        "over seeds)."
     )
 
 
