@@ -3,7 +3,7 @@
 The dashboard and the notebooks start here::
 
     models = demo_models()              # {"baseline": DemoModel, "strf": DemoModel}
-    root = demo_world()                 # the demo world, generated once into the cache (~7 s)
+    root = demo_world()                 # the demo world, generated once into the cache (~15 s)
     data = demo_dataset(root)           # its query / gallery split, with the models' protocol
     gallery = model_gallery(data.gallery, models["strf"])   # embeddings cached on disk
     examples = example_tracklets()      # {"occluded": path, ...} to read with read_tracklet
