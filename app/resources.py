@@ -486,6 +486,14 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
     return out
 
 
+def seed_difference(a: dict, b: dict):
+    """STRF's (``b``) difference from the baseline (``a``) against the seed spread, as the
+    benchmark's tables judge it (:func:`strf_core.benchmark.difference`)."""
+    from strf_core.benchmark import difference
+
+    return difference(a, b)
+
+
 @st.cache_data(show_spinner=False)
 def seed_results(group: str = "benchmark") -> dict[str, list[dict]]:
     """The per-seed records of one results table's rows, read from ``docs/results/cells/``

@@ -651,6 +651,42 @@ def render_table(rows: Sequence[dict], *, paper: bool = True, wall: bool = False
     return lines
 
 
+@dataclass(frozen=True)
+class Difference:
+    """``b - a`` between two rows' stats, in points, against the seed spread.
+
+    Attributes:
+        points: the difference of the means (percentage points).
+        spread: the larger sample std of the two rows in points; ``None``: neither has 2+ seeds.
+        t: Welch's t where both rows have a spread (with 3 seeds a side, |t| > ~4.3 for
+            p < 0.05); ``None`` otherwise.
+    """
+
+    points: float
+    spread: float | None
+    t: float | None
+
+    @property
+    def beyond_spread(self) -> bool:
+        """Larger than the seed spread (``False`` when there is no spread to compare with)."""
+        return self.spread is not None and abs(self.points) > self.spread
+
+
+def difference(sa: dict, sb: dict) -> Difference | None:
+    """:class:`Difference` of two ``stats`` entries (``mean``, ``std``, ``values``; fractions),
+    or ``None`` where either row was not run."""
+    if sa["mean"] is None or sb["mean"] is None:
+        return None
+    points = 100 * (sb["mean"] - sa["mean"])
+    spreads = [s["std"] for s in (sa, sb) if s["std"] is not None]
+    spread = 100 * max(spreads) if spreads else None
+    t = None
+    if len(spreads) == 2:
+        se = math.sqrt(sum(s["std"] ** 2 / len(s["values"]) for s in (sa, sb)))
+        t = points / (100 * se) if se > 0 else math.inf
+    return Difference(points, spread, t)
+
+
 def compare(rows: Sequence[dict], base: str, other: str) -> list[str]:
     """Plain sentences: is ``other``'s advantage over ``base`` larger than the seed spread?"""
     by_label = {r["label"]: r for r in rows}
@@ -659,45 +695,36 @@ def compare(rows: Sequence[dict], base: str, other: str) -> list[str]:
     for subset in (None, *SUBSETS):
         name = f"{subset}/mAP" if subset else "mAP"
         sa, sb = a["stats"][name], b["stats"][name]
-        if sa["mean"] is None or sb["mean"] is None:
+        d = difference(sa, sb)
+        if d is None:
             out.append(f"- {subset or 'overall'}: not run")
             continue
-        diff = 100 * (sb["mean"] - sa["mean"])
-        spreads = [s["std"] for s in (sa, sb) if s["std"] is not None]
-        if not spreads:
+        if d.spread is None:
             verdict = "one seed only: no spread to compare with"
+        elif d.beyond_spread:
+            verdict = f"larger than the seed spread ({d.spread:.1f})"
         else:
-            spread = 100 * max(spreads)
-            if abs(diff) > spread:
-                verdict = f"larger than the seed spread ({spread:.1f})"
-            else:
-                verdict = f"within the seed spread ({spread:.1f}): noise"
-            if len(spreads) == 2:
-                # Welch's t: with 3 seeds a side, |t| needs to pass ~4.3 for p < 0.05.
-                se = math.sqrt(sum(s["std"] ** 2 / len(s["values"]) for s in (sa, sb)))
-                t = diff / (100 * se) if se > 0 else math.inf
-                verdict += f"; Welch t = {t:.1f} over {len(sa['values'])}+{len(sb['values'])} seeds"
-        out.append(f"- {subset or 'overall'} mAP: {other} - {base} = {diff:+.1f} points, {verdict}")
+            verdict = f"within the seed spread ({d.spread:.1f}): noise"
+        if d.t is not None:
+            verdict += f"; Welch t = {d.t:.1f} over {len(sa['values'])}+{len(sb['values'])} seeds"
+        out.append(
+            f"- {subset or 'overall'} mAP: {other} - {base} = {d.points:+.1f} points, {verdict}"
+        )
     return out
 
 
 def _difference(sa: dict, sb: dict) -> str:
     """``b - a`` in points, bold when larger than the larger seed spread of the two, with the
     spread and (both with 2+ seeds) Welch's t."""
-    if sa["mean"] is None or sb["mean"] is None:
+    d = difference(sa, sb)
+    if d is None:
         return "not run"
-    diff = 100 * (sb["mean"] - sa["mean"])
-    spreads = [s["std"] for s in (sa, sb) if s["std"] is not None]
-    if not spreads:
-        return f"{diff:+.1f} (no spread)"
-    spread = 100 * max(spreads)
-    text = f"{diff:+.1f}"
-    if abs(diff) > spread:
-        text = f"**{text}**"
-    detail = f"spread {spread:.1f}"
-    if len(spreads) == 2:
-        se = math.sqrt(sum(s["std"] ** 2 / len(s["values"]) for s in (sa, sb)))
-        detail += f", t {diff / (100 * se):.1f}" if se > 0 else ""
+    if d.spread is None:
+        return f"{d.points:+.1f} (no spread)"
+    text = f"**{d.points:+.1f}**" if d.beyond_spread else f"{d.points:+.1f}"
+    detail = f"spread {d.spread:.1f}"
+    if d.t is not None and math.isfinite(d.t):
+        detail += f", t {d.t:.1f}"
     return f"{text} ({detail})"
 
 
@@ -950,11 +977,10 @@ def _command(argv_name: str, args: argparse.Namespace, *flags: str) -> str:
 
 def _cmd_benchmark(args: argparse.Namespace) -> int:
     setup = _setup(args)
-    run_cells(
-        setup, benchmark_cells(args.seeds), max_minutes=args.max_minutes, progress=not args.quiet
-    )
     # Every stored seed stays in the table (``--seeds 0 --demo-models`` must not drop 1 and 2).
-    cells, records, whole = _whole_grid(setup, args, benchmark_cells)
+    cells, records, whole = _run_whole_grid(
+        setup, args, benchmark_cells, benchmark_cells(args.seeds)
+    )
     md, _ = write_report(
         "benchmark",
         "Synthetic benchmark: P3D-C baseline vs STRF-P3D-C (tiny preset, tuned recipe)",
@@ -979,15 +1005,19 @@ def _cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
-def _whole_grid(
-    setup: Setup, args: argparse.Namespace, grid: Callable[[Sequence[int]], list[Cell]]
+def _run_whole_grid(
+    setup: Setup,
+    args: argparse.Namespace,
+    grid: Callable[[Sequence[int]], list[Cell]],
+    cells_now: Sequence[Cell],
 ) -> tuple[list[Cell], dict[str, dict], argparse.Namespace]:
-    """The cells a table shows after a run of part of its grid, their records, and the args of
-    the command that reproduces (and completes) the whole table.
+    """Run ``cells_now`` (those not finished yet), then return the cells a table shows, their
+    records, and the args of the command that reproduces (and completes) the whole table.
 
     Every group or variant is shown, not only those just run: for the seeds asked for now and
     every seed already stored for any row of the grid. Cells without a result are "not run".
     """
+    run_cells(setup, cells_now, max_minutes=args.max_minutes, progress=not args.quiet)
     seeds = sorted(set(args.seeds) | set(stored_seeds(setup, grid([0]))))
     cells = grid(seeds)
     return cells, load_records(setup, cells), argparse.Namespace(**{**vars(args), "seeds": seeds})
@@ -995,15 +1025,11 @@ def _whole_grid(
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
     setup = _setup(args)
-    run_cells(
-        setup,
-        ablation_cells(args.seeds, args.groups),
-        max_minutes=args.max_minutes,
-        progress=not args.quiet,
-    )
     # The table is the whole grid: the groups not asked for this time are read back from their
     # stored cells (a run of one group must not drop the others from ablations.md).
-    cells, records, whole = _whole_grid(setup, args, ablation_cells)
+    cells, records, whole = _run_whole_grid(
+        setup, args, ablation_cells, ablation_cells(args.seeds, args.groups)
+    )
     md, _ = write_report(
         "ablations",
         "The paper's ablations re-run on the synthetic benchmark (tiny STRF-P3D-C)",
@@ -1019,13 +1045,9 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
 
 def _cmd_recipe(args: argparse.Namespace) -> int:
     setup = _setup(args)
-    run_cells(
-        setup,
-        recipe_cells(args.seeds, args.variants),
-        max_minutes=args.max_minutes,
-        progress=not args.quiet,
+    cells, records, whole = _run_whole_grid(
+        setup, args, recipe_cells, recipe_cells(args.seeds, args.variants)
     )
-    cells, records, whole = _whole_grid(setup, args, recipe_cells)
     # Each variant against the base recipe (model by model), and STRF against the baseline
     # under the same recipe (is STRF's advantage kept under a better recipe?).
     labels = [c.label for c in recipe_cells([0])]

@@ -28,14 +28,15 @@ def what_this_is(ws: R.Workspace) -> str:
     rows = R.results().get("benchmark", {}).get("rows", [])
     base = next((r for r in rows if "baseline" in r["label"].lower()), None)
     strf = next((r for r in rows if "strf" in r["label"].lower()), None)
-    if base and strf and base["stats"].get("mAP") and strf["stats"].get("mAP"):
-        a, b = base["stats"]["mAP"], strf["stats"]["mAP"]
-        spread = max((s["std"] for s in (a, b) if s.get("std") is not None), default=0.0)
-        gap = b["mean"] - a["mean"]
-        if abs(gap) <= spread:
-            verdict = "within noise of each other"
+    a, b = (row["stats"].get("mAP") if row else None for row in (base, strf))
+    d = R.seed_difference(a, b) if a and b else None
+    if d is not None:
+        if d.spread is None:
+            verdict = "one seed each, so no spread to judge by"
+        elif d.beyond_spread:
+            verdict = f"STRF {'ahead' if d.points > 0 else 'behind'} by more than the seed spread"
         else:
-            verdict = f"STRF {'ahead' if gap > 0 else 'behind'} by more than the seed spread"
+            verdict = "within noise of each other"
         means = " vs ".join(f"{_pct(s['mean'])} ± {_pct(s['std'] or 0)}" for s in (a, b))
         text += f", {verdict} (benchmark, {len(b['values'])} seeds: {means})"
     return (
