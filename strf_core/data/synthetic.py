@@ -40,7 +40,7 @@ Queries follow MARS: every test identity is seen by 2+ cameras; one tracklet in 
 one is a query, so the gallery always holds the identity in another camera. Same seed, same
 files, byte for byte, whatever the number of workers (each tracklet has its own seed).
 
-CLI: ``strf synth ROOT --preset tiny|demo|full --seed N --size 256x128|128x64 --workers N``.
+CLI: ``strf synth ROOT --preset tiny|demo|medium|full --seed N --size 256x128|128x64 --workers N``.
 """
 
 from __future__ import annotations
@@ -157,6 +157,17 @@ PRESETS: dict[str, WorldConfig] = {
     # The shipped sample data and demo models: 312 queries (test ids see 2, 3 or 4 cameras).
     "demo": WorldConfig(
         train_ids=150,
+        test_ids=156,
+        cameras_per_id=(2, 4),
+        tracklets_per_camera=(1, 2),
+        length=(8, 32),
+        distractors=60,
+        junk=30,
+    ),
+    # The demo models' training world: three times demo's training identities (room for a
+    # validation split), the same test split style.
+    "medium": WorldConfig(
+        train_ids=450,
         test_ids=156,
         cameras_per_id=(2, 4),
         tracklets_per_camera=(1, 2),

@@ -47,6 +47,7 @@ class TrainingState:
     rng: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     best_score: float = float("-inf")
+    evals_since_best: int = 0  # validation evaluations since ``best_score`` last improved
 
 
 def rng_state() -> dict[str, Any]:

@@ -53,6 +53,9 @@ class DataConfig:
     workers: int | None = None  # None: as many as the machine has cores, up to 8
     test_mode: str = "dense"  # "dense": every frame in chunks; "clip": seq_len evenly spaced
     chunk_len: int = 32
+    # Training identities held out as a validation query/gallery split
+    # (strf_core.data.validation): ``best/`` and early stopping then follow it, never the test set.
+    val_ids: int = 0
 
 
 @dataclass
@@ -90,6 +93,9 @@ class TrainConfig:
     channels_last: bool = True  # channels_last_3d on CUDA
     compile: bool = False
     eval_every: int = 10  # epochs; 0 for the end only
+    # With data.val_ids: stop after this many evaluations without a better validation mAP
+    # (0: train all epochs).
+    patience: int = 0
     checkpoint_every_steps: int = 0  # extra mid-epoch checkpoints; 0 for epoch ends only
     output_dir: str = "runs/strf"
     max_steps: int = 0  # stop after this many optimizer steps (0: no limit), for smoke runs

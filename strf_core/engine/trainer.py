@@ -7,6 +7,11 @@
                every ``eval_every`` epochs: dense evaluation on rank 0 -> best checkpoint
                every epoch end (and every ``checkpoint_every_steps``): the rolling ``last``
 
+With ``data.val_ids = k`` the run holds k training identities out
+(:func:`~strf_core.data.validation.carve_validation`): every evaluation then scores that
+validation split, ``best/`` follows its mAP, ``patience`` evaluations without a better one stop
+the run, and the test split is scored once, on the final model.
+
 Resume is exact: the batches of an epoch are a pure function of (seed, epoch), every clip's
 random draws come from its own seed, and the checkpoint holds the optimizer, the scheduler and
 the RNG states, so a run killed after any checkpoint and resumed reaches the weights of an
@@ -30,6 +35,7 @@ from strf_core.data.datasets import build_dataset
 from strf_core.data.pipeline import build_train_loader
 from strf_core.data.synthetic import META_NAME, lookalike_groups
 from strf_core.data.transforms import normalize_clips
+from strf_core.data.validation import carve_validation
 from strf_core.engine.checkpoint import (
     TrainingState,
     load_training_state,
@@ -40,7 +46,7 @@ from strf_core.engine.checkpoint import (
     set_rng_state,
 )
 from strf_core.engine.config import ConfigError, TrainConfig, config_to_yaml
-from strf_core.engine.evaluate import evaluate_dataset, synthetic_query_subsets
+from strf_core.engine.evaluate import evaluate, evaluate_dataset, synthetic_query_subsets
 from strf_core.losses import ReIDLoss
 from strf_core.models import ResNet3D, build_model
 
@@ -77,9 +83,11 @@ def build_model_for(config: TrainConfig, num_classes: int) -> ResNet3D:
 SAMPLERS = ("identity", "lookalike")
 
 
-def train_lookalike_groups(config: TrainConfig, dataset) -> list[int | None] | None:
-    """The look-alike group of each training tracklet when ``data.sampler="lookalike"``,
-    ``None`` (random P x K batches) for ``"identity"``.
+def train_lookalike_groups(
+    config: TrainConfig, dataset, train: list | None = None
+) -> list[int | None] | None:
+    """The look-alike group of each of ``train`` (default: ``dataset.train``) when
+    ``data.sampler="lookalike"``, ``None`` (random P x K batches) for ``"identity"``.
 
     Raises:
         ConfigError: an unknown sampler, or ``"lookalike"`` on data that is not a synthetic
@@ -95,7 +103,7 @@ def train_lookalike_groups(config: TrainConfig, dataset) -> list[int | None] | N
             f"data.sampler=lookalike needs a synthetic world (look-alike groups from the "
             f"generator's {META_NAME}); {dataset.root} has none: real data gives no such labels"
         )
-    return lookalike_groups(dataset.root, dataset.train)
+    return lookalike_groups(dataset.root, dataset.train if train is None else train)
 
 
 class Trainer:
@@ -126,7 +134,12 @@ class Trainer:
 
         data = config.data
         self.dataset = build_dataset(data.dataset, data.root, **dataset_kwargs(config))
-        self.model = build_model_for(config, self.dataset.num_train_pids).to(self.device)
+        try:
+            self.split = carve_validation(self.dataset.train, data.val_ids, seed=config.seed)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        num_classes = len({t.pid for t in self.split.train})
+        self.model = build_model_for(config, num_classes).to(self.device)
         use_cuda = self.device.type == "cuda"
         if use_cuda and config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last_3d)
@@ -140,7 +153,7 @@ class Trainer:
             margin=config.loss.margin,
         )
         self.loader = build_train_loader(
-            self.dataset.train,
+            self.split.train,
             batch_p=data.batch_p,
             batch_k=data.batch_k,
             seq_len=data.seq_len,
@@ -152,7 +165,7 @@ class Trainer:
             seed=config.seed,
             rank=self.rank,
             world_size=self.world_size,
-            lookalike_groups=train_lookalike_groups(config, self.dataset),
+            lookalike_groups=train_lookalike_groups(config, self.dataset, self.split.train),
         )
         self.state = TrainingState()
         if resume and any((self.out / n).exists() for n in ("last", "last.old")):
@@ -233,6 +246,29 @@ class Trainer:
             query_subsets=self.query_subsets,
         )
 
+    def evaluate_validation(self) -> dict:
+        """Evaluation on the held-out training identities (``data.val_ids``)."""
+        data = self.config.data
+        return evaluate(
+            self.model,
+            self.split.query,
+            self.split.gallery,
+            mode=data.test_mode,
+            chunk_len=data.chunk_len,
+            seq_len=data.seq_len,
+            size=(data.height, data.width),
+            workers=data.workers,
+            device=self.device,
+            autocast=self.config.amp and self.device.type == "cuda",
+            progress=self.progress,
+        )
+
+    @property
+    def stopped_early(self) -> bool:
+        """``patience`` validation evaluations in a row brought no better mAP."""
+        patience = self.config.patience
+        return bool(self.split.query and patience and self.state.evals_since_best >= patience)
+
     def fit(self) -> dict:
         """Train to ``optim.epochs`` (or ``max_steps``), evaluating and checkpointing."""
         config, state = self.config, self.state
@@ -244,7 +280,7 @@ class Trainer:
 
             total = config.optim.epochs * self.steps_per_epoch
             bar = tqdm(total=total, initial=state.step, unit="step", dynamic_ncols=True)
-        while state.epoch < config.optim.epochs:
+        while state.epoch < config.optim.epochs and not self.stopped_early:
             if config.max_steps and state.step >= config.max_steps:
                 break
             done_in_epoch = state.step - state.epoch * self.steps_per_epoch
@@ -271,6 +307,7 @@ class Trainer:
                 break  # stopped by max_steps in the middle of an epoch
             state.epoch += 1
             self.scheduler.step()
+            # An evaluation that stops the run early also scores the test split, once.
             last_eval = self._maybe_evaluate(final=state.epoch == config.optim.epochs)
             self._checkpoint("last")
         if bar is not None:
@@ -284,17 +321,33 @@ class Trainer:
         if not (final or (every and self.state.epoch % every == 0)):
             return {}
         result: dict = {}
-        if self.rank == 0:
-            result = self.evaluate()
-            self.state.metrics = {k: v for k, v in result.items() if k != "cmc"}
-            self._log(
-                {"epoch": self.state.epoch, "step": self.state.step, "eval": self.state.metrics}
-            )
+        if self.rank == 0 and self.split.query:
+            val = self.evaluate_validation()
+            record = {k: v for k, v in val.items() if k not in ("cmc", "subsets")}
+            self._log({"epoch": self.state.epoch, "step": self.state.step, "val": record})
+            if val["mAP"] > self.state.best_score:
+                self.state.best_score = val["mAP"]
+                self.state.evals_since_best = 0
+                self._checkpoint("best")
+            else:
+                self.state.evals_since_best += 1
+            if final or self.stopped_early:
+                result = self._evaluate_test()
+        elif self.rank == 0:
+            result = self._evaluate_test()
             if result["mAP"] > self.state.best_score:
                 self.state.best_score = result["mAP"]
                 self._checkpoint("best")
-        if self.distributed:
-            dist.barrier()
+        if self.distributed:  # every rank must agree on stopping early
+            count = torch.tensor([self.state.evals_since_best], device=self.device)
+            dist.broadcast(count, src=0)
+            self.state.evals_since_best = int(count.item())
+        return result
+
+    def _evaluate_test(self) -> dict:
+        result = self.evaluate()
+        self.state.metrics = {k: v for k, v in result.items() if k != "cmc"}
+        self._log({"epoch": self.state.epoch, "step": self.state.step, "eval": self.state.metrics})
         return result
 
 
