@@ -67,7 +67,13 @@ def test_same_seed_same_bytes_whatever_the_workers(tiny, tmp_path):
 
 
 def test_mars_tree_and_info_follow_spec(tiny):
-    assert sorted(p.name for p in tiny.iterdir()) == ["bbox_test", "bbox_train", "info", META_NAME]
+    assert sorted(p.name for p in tiny.iterdir()) == [
+        "bbox_test",
+        "bbox_train",
+        "info",
+        "masks",
+        META_NAME,
+    ]
     folders = {p.name for p in (tiny / "bbox_test").iterdir()}
     assert {"0000", "00-1"} <= folders
     for key, split in (("train", "train_info"), ("test", "test_info")):

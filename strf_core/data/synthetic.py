@@ -20,7 +20,8 @@ Every tracklet also gets nuisances: length 8 to 128 frames (by preset), illumina
 Metadata: ``ROOT/synthetic_meta.json`` (:data:`META_NAME`), written last::
 
     {"format": "strf-synthetic-mars", "version": 1,
-     "generator": {"preset", "seed", "size": [H, W], "fps", "jpeg_quality", "config", "counts"},
+     "generator": {"preset", "seed", "size": [H, W], "fps", "jpeg_quality", "config", "counts",
+                   "masks": "masks" (per-frame person and occluder masks, ground_truth.py)},
      "cameras": [{"camera": 1-6, "directions_deg", ...CameraLook fields}],
      "identities": [{"pid", "split", "lookalike_group", "appearance": {...}, "gait": {...}}]
                    (sorted by pid),
@@ -63,6 +64,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from strf_core.data import mars_format
+from strf_core.data.ground_truth import MASKS_DIR, mask_path, write_masks
 from strf_core.data.render import (
     BOTTOM_STYLES,
     CARRY_ITEMS,
@@ -616,13 +618,22 @@ def render_tracklet(spec: RenderSpec, size: tuple[int, int]) -> Iterator[tuple[I
 
 
 def _render_job(
-    job: tuple[int, RenderSpec, tuple[int, int], list[str], int],
+    job: tuple[int, RenderSpec, tuple[int, int], list[str], int, Path],
 ) -> tuple[int, list[float]]:
-    index, spec, size, paths, quality = job
+    """Draw one tracklet: its JPEG frames, its ground-truth masks, its occluded fractions."""
+    index, spec, size, paths, quality, masks_file = job
+    renderer = TrackletRenderer(spec, size)
     fractions = []
-    for (image, fraction), path in zip(render_tracklet(spec, size), paths, strict=True):
-        image.save(path, format="JPEG", quality=quality)
-        fractions.append(round(fraction, 4))
+    person = np.zeros((len(paths), *size), bool)
+    occluder = np.zeros((len(paths), *size), bool)
+    for t, path in enumerate(paths):
+        frame = renderer.render(t, masks=True)
+        frame.image.save(path, format="JPEG", quality=quality)
+        fractions.append(round(frame.occluded_fraction, 4))
+        person[t] = frame.person_mask
+        if frame.occluder_mask is not None:
+            occluder[t] = frame.occluder_mask
+    write_masks(masks_file, person, occluder)
     return index, fractions
 
 
@@ -701,7 +712,10 @@ def generate(
                 folder = tmp / mars_format.SPLIT_DIRS[split] / mars_format.pid_folder(tracklet.pid)
                 folder.mkdir(parents=True, exist_ok=True)
                 paths = [str(folder / name) for name in names]
-                jobs.append((len(jobs), tracklet.spec, size, paths, config.jpeg_quality))
+                masks_file = mask_path(tmp, paths[0])
+                jobs.append(
+                    (len(jobs), tracklet.spec, size, paths, config.jpeg_quality, masks_file)
+                )
         fractions = _run_jobs(jobs, workers, progress)
         query = [i for i, t in enumerate(test) if t.query]
         mars_format.write_info(tmp, layouts["train"], layouts["test"], query)
@@ -859,6 +873,7 @@ def _metadata(world: World, layouts, fractions, size, preset) -> dict:
             "size": list(size),
             "fps": FPS,
             "jpeg_quality": config.jpeg_quality,
+            "masks": MASKS_DIR,
             "config": asdict(config),
             "counts": {
                 "identities": {"train": config.train_ids, "test": config.test_ids},
