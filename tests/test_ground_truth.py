@@ -131,7 +131,7 @@ def test_worlds_without_masks_and_mismatched_masks_are_named(world, tmp_path):
     with pytest.raises(GroundTruthError, match=r"holds \d+ frames but the tracklet"):
         load_masks(world, wrong)
     gone = query._replace(frames=(str(world / "bbox_test" / "0999" / "0999C1T0001F001.jpg"),))
-    with pytest.raises(GroundTruthError, match="0999C1T0001.npz is missing"):
+    with pytest.raises(GroundTruthError, match=r"0999C1T0001\.npz is missing"):
         load_masks(world, gone)
 
 

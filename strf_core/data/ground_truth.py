@@ -54,7 +54,9 @@ def write_masks(path: str | Path, person: np.ndarray, occluder: np.ndarray) -> N
     """Write one tracklet's masks (``(T, H, W)`` bool each), byte-identical for equal input."""
     person, occluder = np.asarray(person, bool), np.asarray(occluder, bool)
     if person.ndim != 3 or person.shape != occluder.shape:
-        raise ValueError(f"masks must be two (T, H, W) arrays, got {person.shape}, {occluder.shape}")
+        raise ValueError(
+            f"masks must be two (T, H, W) arrays of one shape, got {person.shape}, {occluder.shape}"
+        )
     arrays = {
         "person": np.packbits(person, axis=-1),
         "occluder": np.packbits(occluder, axis=-1),
@@ -89,7 +91,7 @@ def load_masks(root: str | Path, tracklet: Tracklet) -> FrameMasks:
     if not path.is_file():
         raise GroundTruthError(f"no ground-truth masks for {tracklet.frames[0]}: {path} is missing")
     with np.load(path, allow_pickle=False) as data:
-        t, h, w = (int(v) for v in data["shape"])
+        t, _, w = (int(v) for v in data["shape"])
         person = np.unpackbits(data["person"], axis=-1, count=w).astype(bool)
         occluder = np.unpackbits(data["occluder"], axis=-1, count=w).astype(bool)
     if t != len(tracklet.frames):
