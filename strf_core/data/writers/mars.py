@@ -233,8 +233,3 @@ def write_mars(
         layouts.append(layout)
     write_info(root, layouts[0], layouts[1], query, newline=newline)
     return layouts[0], layouts[1]
-
-
-def frame_path(root: str | Path, split: str, name: str) -> Path:
-    """``ROOT/bbox_<split>/<pid folder>/<name>`` of an image name."""
-    return Path(root) / SPLIT_DIRS[split] / name[:4] / name
