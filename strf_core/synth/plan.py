@@ -39,6 +39,7 @@ from strf_core.synth.sample import (
 )
 from strf_core.synth.specs import Appearance, Gait, RenderSpec
 
+# The hard-case subsets a tracklet may be in (several at once); "clean" is none of them.
 SUBSETS = ("lookalike", "occluded", "misaligned")
 
 
