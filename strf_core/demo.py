@@ -27,10 +27,10 @@ from typing import Any
 from torch import nn
 
 from strf_core.data.datasets import ReIDDataset, build_dataset
-from strf_core.data.synthetic import META_NAME, generate
 from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
 from strf_core.retrieval import Gallery
+from strf_core.synth import META_NAME, generate
 
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 MODELS_DIR = SAMPLE_DATA / "models"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from strf_core.data.datasets import build_dataset
-from strf_core.data.formats import write_tiny_duke, write_tiny_ilids, write_tiny_mars
 from strf_core.data.pipeline import build_train_loader
+from strf_core.data.writers import write_tiny_duke, write_tiny_ilids, write_tiny_mars
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import build_model_for, dataset_kwargs
 from strf_core.models import count_parameters

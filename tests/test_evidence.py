@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from strf_core.data.ground_truth import FrameMasks
 from strf_core.explain.evidence import evidence_shares
+from strf_core.synth.ground_truth import FrameMasks
 
 
 def _masks():

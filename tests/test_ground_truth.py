@@ -9,16 +9,17 @@ import pytest
 from PIL import Image
 from scipy.ndimage import binary_dilation, binary_erosion
 
-from strf_core.data import mars_format
 from strf_core.data.datasets import build_dataset
-from strf_core.data.ground_truth import (
+from strf_core.data.datasets.mars import SPLIT_DIRS, pid_folder
+from strf_core.data.writers.mars import layout_split
+from strf_core.synth import PRESETS, generate, plan_world
+from strf_core.synth.ground_truth import (
     GroundTruthError,
     load_masks,
     mask_path,
     write_masks,
 )
-from strf_core.data.render import TrackletRenderer
-from strf_core.data.synthetic import PRESETS, generate, plan_world
+from strf_core.synth.render import TrackletRenderer
 
 SIZE = (128, 64)
 EIGHT = np.ones((3, 3), bool)  # 8-connected neighbourhood
@@ -36,9 +37,9 @@ def _planned(root):
     world = plan_world(PRESETS["tiny"], 2)
     for split in ("train", "test"):
         tracks = world.split(split)
-        layout = mars_format.layout_split([(t.pid, t.camera, t.spec.num_frames) for t in tracks])
+        layout = layout_split([(t.pid, t.camera, t.spec.num_frames) for t in tracks])
         for tracklet, names in zip(tracks, layout.frame_names, strict=True):
-            folder = root / mars_format.SPLIT_DIRS[split] / mars_format.pid_folder(tracklet.pid)
+            folder = root / SPLIT_DIRS[split] / pid_folder(tracklet.pid)
             yield tracklet, [folder / n for n in names]
 
 

@@ -5,7 +5,7 @@ This turns the paper's Fig. 5 (attention maps that "focus on the person" under o
 number::
 
     maps (T, H, W) >= 0 at frame size       (FrameMaps.raw upsampled, not normalised)
-    masks person, occluder (T, H, W) bool   (strf_core.data.ground_truth)
+    masks person, occluder (T, H, W) bool   (strf_core.synth.ground_truth)
     regions: occluder = occluder mask (it is drawn over the person)
              person   = person mask and not occluder
              background = the rest
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from strf_core.data.ground_truth import FrameMasks
+from strf_core.synth.ground_truth import FrameMasks
 
 REGIONS = ("person", "occluder", "background")
 
