@@ -41,19 +41,21 @@ def _config(root, out, *extra):
 
 
 def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
-    full = Trainer(_config(mars_root, tmp_path / "full"), progress=False)
+    full = Trainer.from_config(_config(mars_root, tmp_path / "full"), progress=False)
     result = full.fit()
     assert result["step"] == 3 * full.steps_per_epoch == 6
     # Stop in the middle of epoch 1 (after step 3), as a killed run would after its checkpoint.
-    first = Trainer(
+    first = Trainer.from_config(
         _config(mars_root, tmp_path / "cut", "max_steps=3", "checkpoint_every_steps=1"),
         progress=False,
     )
     assert first.fit()["step"] == 3
     # max_steps at an epoch boundary stops there too (not one step into the next epoch).
-    at_boundary = Trainer(_config(mars_root, tmp_path / "two", "max_steps=2"), progress=False)
+    at_boundary = Trainer.from_config(
+        _config(mars_root, tmp_path / "two", "max_steps=2"), progress=False
+    )
     assert at_boundary.fit()["step"] == 2
-    resumed = Trainer(_config(mars_root, tmp_path / "cut"), progress=False)
+    resumed = Trainer.from_config(_config(mars_root, tmp_path / "cut"), progress=False)
     assert (resumed.state.epoch, resumed.state.step) == (1, 3)
     resumed.fit()
     for (name, a), b in zip(
@@ -61,13 +63,15 @@ def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
     ):
         assert torch.equal(a, b), name
     # A fresh run (no resume) does not match: the test can tell runs apart.
-    other = Trainer(_config(mars_root, tmp_path / "other", "seed=1"), progress=False)
+    other = Trainer.from_config(_config(mars_root, tmp_path / "other", "seed=1"), progress=False)
     other.fit()
     assert not torch.equal(other.model.head.classifier.weight, full.model.head.classifier.weight)
 
 
 def test_metrics_log_and_checkpoints(mars_root, tmp_path):
-    trainer = Trainer(_config(mars_root, tmp_path / "run", "optim.epochs=2", "eval_every=1"))
+    trainer = Trainer.from_config(
+        _config(mars_root, tmp_path / "run", "optim.epochs=2", "eval_every=1")
+    )
     result = trainer.fit()
     records = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
@@ -97,7 +101,7 @@ def _ddp_worker(rank, world_size, port, root, out, results):
         LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
-    trainer = Trainer(_config(root, out, "optim.epochs=2"), progress=False)
+    trainer = Trainer.from_config(_config(root, out, "optim.epochs=2"), progress=False)
     trainer.fit()
     results[rank] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     torch.distributed.destroy_process_group()
@@ -113,7 +117,9 @@ def test_ddp_on_gloo_with_two_processes_keeps_replicas_identical(mars_root, tmp_
         join=True,
     )
     a, b = results[0], results[1]
-    init = Trainer(_config(mars_root, tmp_path / "init"), progress=False).model.state_dict()
+    init = Trainer.from_config(
+        _config(mars_root, tmp_path / "init"), progress=False
+    ).model.state_dict()
     for name in a:
         if "running" in name or "num_batches" in name:
             continue  # BatchNorm statistics are per process, as in any DDP run without SyncBN
