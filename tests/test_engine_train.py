@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+from typing import NamedTuple
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from strf_core import build_model
 from strf_core.data.formats import write_tiny_mars
+from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import Trainer
 
@@ -84,6 +87,40 @@ def test_metrics_log_and_checkpoints(mars_root, tmp_path):
     for name in ("last", "best"):
         assert (tmp_path / "run" / name / "model.safetensors").is_file()
         assert (tmp_path / "run" / name / "config.yaml").read_text().startswith("model:")
+
+
+class _Batch(NamedTuple):
+    clip: torch.Tensor  # uint8 (N, 3, T, H, W)
+    pid: torch.Tensor
+
+
+def test_a_trainer_takes_its_parts_and_trains_without_a_dataset_on_disk(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("p3dc_resnet_tiny", num_classes=3, strf=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    pixels = torch.Generator().manual_seed(0)
+    pids = torch.tensor([0, 0, 1, 1, 2, 2])
+    shape = (6, 3, 2, 64, 32)
+    batches = [
+        _Batch(torch.randint(0, 256, shape, dtype=torch.uint8, generator=pixels), pids)
+        for _ in range(2)
+    ]
+    out = tmp_path / "finetune"
+    config = load_config(None, ["optim.epochs=2", "eval_every=1", f"output_dir={out}"])
+    trainer = Trainer(model, optimizer, batches, config=config, progress=False)
+    assert trainer.model is model and trainer.steps_per_epoch == 2
+    before = model.head.classifier.weight.detach().clone()
+    parts = trainer.train_step(*batches[0])  # one step on in-memory clips
+    assert parts["loss"] > 0 and not torch.equal(before, model.head.classifier.weight)
+    assert trainer.fit() == {"epoch": 2, "step": 4}  # no test data given: nothing evaluated
+    with pytest.raises(ValueError, match="no test dataset"):
+        trainer.evaluate()
+    restored, _ = load_trained_model(out / "last")  # config.model describes the model
+    for (name, a), b in zip(
+        model.state_dict().items(), restored.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    assert not (out / "best").exists()
 
 
 def _free_port() -> int:
