@@ -24,7 +24,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    """Which network to build (see ``strf models``)."""
+    """Which network to build (see ``strf models``): ``strf`` puts STRF units with
+    ``strf_kwargs`` in ``strf_stages``, :func:`~strf_core.models.build_model`'s path to the
+    backbone's ``attn_layer``."""
 
     name: str = "p3dc_resnet_tiny"
     strf: bool = True
