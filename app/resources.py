@@ -31,7 +31,7 @@ import streamlit as st
 import torch
 
 from strf_core import BRANCH_NAMES, active_branches
-from strf_core.data.datasets import ReIDDataset, build_dataset
+from strf_core.data.datasets import ReIDDataset, build_dataset, dataset_options
 from strf_core.data.transforms import ClipTransform
 from strf_core.data.user import DEFAULT_LIMITS, UserTracklet, labels_from_names, read_uploads
 from strf_core.demo import (
@@ -47,7 +47,7 @@ from strf_core.explain import as_images, inspect_unit, mask_view, overlay, simil
 from strf_core.metrics import cosine_distance, evaluate_rank
 from strf_core.models import count_parameters, parameter_table
 from strf_core.retrieval import Gallery, QueryScore, Ranking, load_clip
-from strf_core.synth import META_NAME, OCCLUDER_KINDS, subset_masks
+from strf_core.synth import OCCLUDER_KINDS
 from strf_core.synth.occlude import occlude
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -99,9 +99,8 @@ HASH = {Workspace: _hash_workspace}
 
 
 def _workspace(key: str, title: str, models: dict[str, DemoModel], data, root: Path) -> Workspace:
-    synthetic = (root / META_NAME).is_file()
     galleries = {label: model_gallery(data.gallery, m) for label, m in models.items()}
-    subsets = subset_masks(root, data.query) if synthetic else {}
+    subsets = data.query_subsets()
     return Workspace(key, title, models, data, root, subsets, galleries)
 
 
@@ -128,10 +127,8 @@ def custom_workspace(
         model = load_model(path)
         label = model.name if model.name not in models else f"{model.name} ({len(models)})"
         models[label] = model
-    kwargs = {"split_id": split_id} if dataset in ("ilids_vid", "prid2011") else {}
-    if dataset == "mars":
-        kwargs["protocol"] = protocol
-    data = build_dataset(dataset, root, **kwargs)
+    options = dataset_options(dataset, split_id=split_id, protocol=protocol)
+    data = build_dataset(dataset, root, **options)
     key = f"custom:{'|'.join(checkpoints)}:{dataset}:{root}:{split_id}:{protocol}"
     title = f"{', '.join(models)} on {dataset} ({root})"
     return _workspace(key, title, models, data, Path(root).expanduser())

@@ -100,7 +100,7 @@ def main() -> None:
     ]
     if args.workers is not None:
         overrides.append(f"data.workers={args.workers}")
-    trainer = Trainer(load_config(None, overrides), resume=False, progress=False)
+    trainer = Trainer.from_config(load_config(None, overrides), resume=False, progress=False)
     device = trainer.device
 
     def sync() -> None:

@@ -5,7 +5,7 @@
     synthetic world (generator preset + seed + frame size) -> cached MARS tree (made if absent)
     grid of cells (name, config overrides, training seed)
       for each cell: results/cells/<key>.json exists?  -> reuse it, never re-run
-                     else Trainer(recipe + overrides).fit()  (itself resumable from its ``last``)
+                     else Trainer.from_config(recipe + overrides).fit()  (resumable: ``last``)
                           -> evaluate -> write the cell's JSON atomically
     cells -> mean and spread over seeds -> results/<name>.md and results/<name>.json
 
@@ -491,7 +491,7 @@ def run_cell(
 def _train(config: Any, progress: bool) -> dict:
     from strf_core.engine.trainer import Trainer
 
-    trainer = Trainer(config, resume=True, progress=progress)
+    trainer = Trainer.from_config(config, resume=True, progress=progress)
     result = trainer.fit()
     if "mAP" not in result:  # resumed after its last epoch had already been trained
         result = {**result, **trainer.evaluate()}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from strf_core.benchmark import add_ablate_parser, add_benchmark_parser, add_recipe_parser
-from strf_core.data.datasets import DatasetError, add_data_parser
+from strf_core.data.datasets import DatasetError, add_data_parser, datasets_with_option
 from strf_core.data.pipeline import FrameReadError
 from strf_core.engine.checkpoint import CheckpointError
 from strf_core.engine.config import ConfigError
@@ -62,7 +62,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("no dataset root: give --data-root or data.root in the config")
     if args.all_splits:
         return _train_all_splits(config, args)
-    trainer = Trainer(config, resume=not args.no_resume, progress=not args.quiet)
+    trainer = Trainer.from_config(config, resume=not args.no_resume, progress=not args.quiet)
     result = trainer.fit()
     if trainer.rank == 0:
         print(_format_result(result, describe_protocol(config.data.dataset, config.data)))
@@ -77,8 +77,11 @@ def _train_all_splits(config, args: argparse.Namespace) -> int:
     from strf_core.engine.trainer import Trainer
     from strf_core.metrics import aggregate_splits
 
-    if config.data.dataset not in ("ilids_vid", "prid2011"):
-        raise ConfigError(f"--all-splits is for ilids_vid and prid2011, not {config.data.dataset}")
+    split_datasets = datasets_with_option("split_id")
+    if config.data.dataset not in split_datasets:
+        raise ConfigError(
+            f"--all-splits is for {' and '.join(split_datasets)}, not {config.data.dataset}"
+        )
     runs = []
     for split in range(10):
         split_config = dataclasses.replace(
@@ -86,7 +89,9 @@ def _train_all_splits(config, args: argparse.Namespace) -> int:
             data=dataclasses.replace(config.data, split_id=split),
             output_dir=str(Path(config.output_dir) / f"split_{split}"),
         )
-        trainer = Trainer(split_config, resume=not args.no_resume, progress=not args.quiet)
+        trainer = Trainer.from_config(
+            split_config, resume=not args.no_resume, progress=not args.quiet
+        )
         result = trainer.fit()
         if "mAP" not in result:
             raise ConfigError(f"split {split} ended without an evaluation (max_steps?)")

@@ -298,7 +298,9 @@ def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_
     setup = _tiny_setup(tmp_path)
     overrides = [*setup.overrides(Cell("", "", BASELINE)), "data.sampler=lookalike", "device=cpu"]
     root = benchmark.ensure_data(setup)
-    trainer = Trainer(load_config(None, [*overrides, f"data.root={root}"]), progress=False)
+    trainer = Trainer.from_config(
+        load_config(None, [*overrides, f"data.root={root}"]), progress=False
+    )
     sampler = trainer.loader.batch_sampler
     assert isinstance(sampler, LookalikeBatchSampler) and sampler.num_groups == 1
     train_pids = [t.pid for t in trainer.dataset.train]
@@ -311,6 +313,8 @@ def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_
 
     real = write_tiny_mars(tmp_path / "mars", size=(64, 32))
     with pytest.raises(ConfigError, match="real data gives no such labels"):
-        Trainer(load_config(None, [*overrides, f"data.root={real}"]), progress=False)
+        Trainer.from_config(load_config(None, [*overrides, f"data.root={real}"]), progress=False)
     with pytest.raises(ConfigError, match=r"data\.sampler: expected one of identity, lookalike"):
-        Trainer(load_config(None, [*overrides, "data.sampler=hard", f"data.root={root}"]))
+        Trainer.from_config(
+            load_config(None, [*overrides, "data.sampler=hard", f"data.root={root}"])
+        )

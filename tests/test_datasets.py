@@ -23,6 +23,8 @@ from strf_core.data.datasets import (
     TrackletFolder,
     add_data_parser,
     build_dataset,
+    dataset_options,
+    datasets_with_option,
     list_datasets,
 )
 from strf_core.data.datasets.check import find_frame_problems
@@ -77,6 +79,42 @@ def test_list_datasets():
 def test_unknown_dataset_names_the_available_ones(tmp_path):
     with pytest.raises(ValueError, match=r"unknown dataset 'market'.*dukemtmc_vid.*prid2011"):
         build_dataset("market", tmp_path)
+
+
+def test_one_place_maps_a_dataset_to_its_options():
+    everything = {"split_id": 3, "protocol": "ap3d"}
+    assert dataset_options("ilids_vid", **everything) == {"split_id": 3}
+    assert dataset_options("prid2011", **everything) == {"split_id": 3}
+    assert dataset_options("mars", **everything) == {"protocol": "ap3d"}
+    assert dataset_options("dukemtmc_vid", **everything) == {}
+    assert dataset_options("folder", **everything) == {}
+    assert datasets_with_option("split_id") == ["ilids_vid", "prid2011"]
+    assert datasets_with_option("protocol") == ["mars"]
+    with pytest.raises(ValueError, match="unknown dataset 'market'"):
+        dataset_options("market", split_id=0)
+
+
+def test_real_data_has_no_query_subsets_and_no_lookalike_groups(mars_root):
+    data = build_dataset("mars", mars_root)
+    assert data.query_subsets() == {}
+    with pytest.raises(DatasetError, match="real data gives no such labels"):
+        data.lookalike_groups()
+
+
+def test_a_synthetic_world_exposes_its_query_subsets_and_lookalike_groups(tmp_path):
+    from strf_core.synth import generate, lookalike_groups, subset_masks
+
+    root = tmp_path / "world"
+    generate(root, preset="tiny", seed=0, size=(64, 32), workers=1, progress=False)
+    data = build_dataset("mars", root)
+    subsets = data.query_subsets()
+    expected = subset_masks(root, data.query)
+    assert list(subsets) == list(expected) == ["lookalike", "occluded", "misaligned", "clean"]
+    for name, mask in expected.items():
+        assert np.array_equal(subsets[name], mask) and len(mask) == len(data.query)
+    assert data.lookalike_groups() == lookalike_groups(root, data.train)
+    assert any(g is not None for g in data.lookalike_groups())
+    assert data.lookalike_groups(data.query) == lookalike_groups(root, data.query)
 
 
 def test_missing_root_is_named(tmp_path):

@@ -36,7 +36,7 @@ def test_train_then_evaluate_beats_chance_by_a_wide_margin(tmp_path):
             f"output_dir={tmp_path / 'run'}",
         ],
     )
-    trainer = Trainer(config, progress=False)
+    trainer = Trainer.from_config(config, progress=False)
     before = trainer.evaluate()
     after = trainer.fit()
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+from typing import NamedTuple
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
+from strf_core import build_model
 from strf_core.data.writers import write_tiny_mars
+from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import Trainer
 
@@ -41,19 +44,21 @@ def _config(root, out, *extra):
 
 
 def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
-    full = Trainer(_config(mars_root, tmp_path / "full"), progress=False)
+    full = Trainer.from_config(_config(mars_root, tmp_path / "full"), progress=False)
     result = full.fit()
     assert result["step"] == 3 * full.steps_per_epoch == 6
     # Stop in the middle of epoch 1 (after step 3), as a killed run would after its checkpoint.
-    first = Trainer(
+    first = Trainer.from_config(
         _config(mars_root, tmp_path / "cut", "max_steps=3", "checkpoint_every_steps=1"),
         progress=False,
     )
     assert first.fit()["step"] == 3
     # max_steps at an epoch boundary stops there too (not one step into the next epoch).
-    at_boundary = Trainer(_config(mars_root, tmp_path / "two", "max_steps=2"), progress=False)
+    at_boundary = Trainer.from_config(
+        _config(mars_root, tmp_path / "two", "max_steps=2"), progress=False
+    )
     assert at_boundary.fit()["step"] == 2
-    resumed = Trainer(_config(mars_root, tmp_path / "cut"), progress=False)
+    resumed = Trainer.from_config(_config(mars_root, tmp_path / "cut"), progress=False)
     assert (resumed.state.epoch, resumed.state.step) == (1, 3)
     resumed.fit()
     for (name, a), b in zip(
@@ -61,13 +66,15 @@ def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
     ):
         assert torch.equal(a, b), name
     # A fresh run (no resume) does not match: the test can tell runs apart.
-    other = Trainer(_config(mars_root, tmp_path / "other", "seed=1"), progress=False)
+    other = Trainer.from_config(_config(mars_root, tmp_path / "other", "seed=1"), progress=False)
     other.fit()
     assert not torch.equal(other.model.head.classifier.weight, full.model.head.classifier.weight)
 
 
 def test_metrics_log_and_checkpoints(mars_root, tmp_path):
-    trainer = Trainer(_config(mars_root, tmp_path / "run", "optim.epochs=2", "eval_every=1"))
+    trainer = Trainer.from_config(
+        _config(mars_root, tmp_path / "run", "optim.epochs=2", "eval_every=1")
+    )
     result = trainer.fit()
     records = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
@@ -80,6 +87,40 @@ def test_metrics_log_and_checkpoints(mars_root, tmp_path):
     for name in ("last", "best"):
         assert (tmp_path / "run" / name / "model.safetensors").is_file()
         assert (tmp_path / "run" / name / "config.yaml").read_text().startswith("model:")
+
+
+class _Batch(NamedTuple):
+    clip: torch.Tensor  # uint8 (N, 3, T, H, W)
+    pid: torch.Tensor
+
+
+def test_a_trainer_takes_its_parts_and_trains_without_a_dataset_on_disk(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("p3dc_resnet_tiny", num_classes=3, strf=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    pixels = torch.Generator().manual_seed(0)
+    pids = torch.tensor([0, 0, 1, 1, 2, 2])
+    shape = (6, 3, 2, 64, 32)
+    batches = [
+        _Batch(torch.randint(0, 256, shape, dtype=torch.uint8, generator=pixels), pids)
+        for _ in range(2)
+    ]
+    out = tmp_path / "finetune"
+    config = load_config(None, ["optim.epochs=2", "eval_every=1", f"output_dir={out}"])
+    trainer = Trainer(model, optimizer, batches, config=config, progress=False)
+    assert trainer.model is model and trainer.steps_per_epoch == 2
+    before = model.head.classifier.weight.detach().clone()
+    parts = trainer.train_step(*batches[0])  # one step on in-memory clips
+    assert parts["loss"] > 0 and not torch.equal(before, model.head.classifier.weight)
+    assert trainer.fit() == {"epoch": 2, "step": 4}  # no test data given: nothing evaluated
+    with pytest.raises(ValueError, match="no test dataset"):
+        trainer.evaluate()
+    restored, _ = load_trained_model(out / "last")  # config.model describes the model
+    for (name, a), b in zip(
+        model.state_dict().items(), restored.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    assert not (out / "best").exists()
 
 
 def _free_port() -> int:
@@ -97,7 +138,7 @@ def _ddp_worker(rank, world_size, port, root, out, results):
         LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
-    trainer = Trainer(_config(root, out, "optim.epochs=2"), progress=False)
+    trainer = Trainer.from_config(_config(root, out, "optim.epochs=2"), progress=False)
     trainer.fit()
     results[rank] = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     torch.distributed.destroy_process_group()
@@ -113,7 +154,9 @@ def test_ddp_on_gloo_with_two_processes_keeps_replicas_identical(mars_root, tmp_
         join=True,
     )
     a, b = results[0], results[1]
-    init = Trainer(_config(mars_root, tmp_path / "init"), progress=False).model.state_dict()
+    init = Trainer.from_config(
+        _config(mars_root, tmp_path / "init"), progress=False
+    ).model.state_dict()
     for name in a:
         if "running" in name or "num_batches" in name:
             continue  # BatchNorm statistics are per process, as in any DDP run without SyncBN

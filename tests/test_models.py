@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import pytest
 import torch
 import torchvision
 
 from strf_core import STRF, build_model, count_parameters, list_models
-from strf_core.models import ReIDOutput, load_2d_weights, parameter_table
+from strf_core.models import (
+    ReIDModel,
+    ReIDOutput,
+    load_2d_weights,
+    p3dc_resnet_tiny,
+    parameter_table,
+    strf_layer,
+)
+from strf_core.models import registry as registry_module
 from strf_core.models.resnet3d import Bottleneck3D
 
 RESNET50 = [f"{k}_resnet50" for k in ("c2d", "i3d", "p3da", "p3db", "p3dc")]
@@ -202,6 +213,63 @@ def test_strf_kwargs_reach_every_unit():
         isinstance(u, STRF) and u.integration == "parallel" and list(u.branches) == ["s_fine"]
         for u in units
     )
+
+
+class _ChannelGate(torch.nn.Module):
+    """A stand-in attention unit (first argument the channel count, as timm's attn layers)."""
+
+    def __init__(self, channels: int, *, scale: float = 1.0) -> None:
+        super().__init__()
+        self.channels, self.scale = channels, scale
+        self.gate = torch.nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * (1 + self.scale * self.gate.view(1, -1, 1, 1, 1))
+
+
+def test_the_attention_unit_is_a_parameter_of_the_backbone():
+    model = build_model("p3dc_resnet_tiny", num_classes=4, attn_layer=_ChannelGate)
+    units = model.attention_units()
+    assert list(units) == ["layer2.0.strf", "layer3.0.strf", "layer3.2.strf"]
+    assert [u.channels for u in units.values()] == [32, 64, 64]  # the bottleneck widths
+    assert model.strf_units() == {}  # no STRF in it
+    assert model.eval()(torch.randn(1, 3, 2, 64, 32)).features.shape == (1, 512)
+    placed = p3dc_resnet_tiny(4, attn_layer=functools.partial(_ChannelGate, scale=2.0))
+    assert {u.scale for u in placed.attention_units().values()} == {2.0}
+    assert list(p3dc_resnet_tiny(4, attn_layer=STRF, attn_stages=(4,)).strf_units()) == [
+        "layer4.0.strf"
+    ]
+    assert p3dc_resnet_tiny(4).attention_units() == {}
+    with pytest.raises(ValueError, match="strf=True or an attn_layer, not both"):
+        build_model("p3dc_resnet_tiny", num_classes=4, strf=True, attn_layer=_ChannelGate)
+
+
+def test_strf_true_is_a_path_to_attn_layer_with_the_same_model():
+    kwargs = {"kappa": 2.0, "integration": "s->t"}
+    torch.manual_seed(0)
+    via_config = build_model(
+        "p3dc_resnet_tiny", num_classes=4, strf=True, strf_stages=(2,), strf_kwargs=kwargs
+    )
+    torch.manual_seed(0)
+    direct = p3dc_resnet_tiny(4, attn_layer=strf_layer(**kwargs), attn_stages=(2,))
+    assert repr(via_config) == repr(direct)
+    for (name, a), b in zip(
+        via_config.state_dict().items(), direct.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    assert strf_layer() is STRF
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_builders_are_plain_functions_that_satisfy_the_model_interface(name):
+    builder = getattr(registry_module, name)
+    assert inspect.isfunction(builder) and builder.__name__ == name
+    assert f"def {name}(" in inspect.getsource(registry_module)  # findable by grep
+    params = inspect.signature(builder).parameters
+    assert list(params) == ["num_classes", "attn_layer", "attn_stages", "weights"]
+    with torch.device("meta"):
+        model = builder(3)
+    assert isinstance(model, ReIDModel) and model.feature_dim in (512, 2048)
 
 
 @pytest.mark.slow

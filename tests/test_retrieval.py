@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from strf_core import active_branches, build_model
 from strf_core.data.datasets import build_dataset
 from strf_core.data.tracklet import Tracklet
 from strf_core.data.writers import write_image
-from strf_core.engine.evaluate import extract_features
+from strf_core.features import extract_features
 from strf_core.metrics import cosine_distance
 from strf_core.retrieval import (
     EmbeddingCache,
@@ -54,6 +56,16 @@ def dataset(tmp_path_factory):
 @pytest.fixture(scope="module")
 def strf_model():
     return _model(strf=True)
+
+
+def test_importing_retrieval_loads_neither_the_engine_nor_the_generator():
+    code = (
+        "import sys, strf_core.retrieval; "
+        "print(sorted(m for m in sys.modules if m.startswith(('strf_core.engine', "
+        "'strf_core.synth'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 # --------------------------------------------------------------------------- search

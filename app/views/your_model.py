@@ -4,9 +4,11 @@ import streamlit as st
 
 from app import resources as R
 from app.components.explorer import explorer
+from strf_core.data.datasets import datasets_with_option, list_datasets
 
 KEY = "yours"
-DATASETS = ("mars", "dukemtmc_vid", "ilids_vid", "prid2011", "folder")
+DATASETS = list_datasets()  # every layout the loaders read
+SPLIT_DATASETS = ", ".join(datasets_with_option("split_id"))
 
 st.title("Your model")
 st.caption(
@@ -25,8 +27,8 @@ with st.form(f"{KEY}:form"):
         placeholder="runs/mars_p3dc/best\nruns/mars_strf_p3dc/best",
     )
     left, middle, right = st.columns(3)
-    dataset = left.selectbox("Dataset layout", DATASETS)
-    split_id = middle.number_input("Split (iLIDS-VID, PRID-2011)", 0, 9, 0)
+    dataset = left.selectbox("Dataset layout", DATASETS, index=DATASETS.index("mars"))
+    split_id = middle.number_input(f"Split ({SPLIT_DATASETS})", 0, 9, 0)
     protocol = right.selectbox("MARS protocol", ("ap3d", "torchreid"))
     root = st.text_input("Dataset root", placeholder="~/data/MARS")
     submitted = st.form_submit_button("Load")

@@ -155,8 +155,7 @@ def load_trained_model(
     Raises:
         CheckpointError: an incomplete checkpoint, or weights that do not fit its config.
     """
-    from strf_core.engine.config import ConfigError, load_config
-    from strf_core.models import build_model
+    from strf_core.engine.config import ConfigError, build_model_for, load_config
 
     path = resolve_checkpoint(directory)
     try:
@@ -167,13 +166,6 @@ def load_trained_model(
         if "head.classifier.weight" not in set(f.keys()):
             raise CheckpointError(f"{path / WEIGHTS} has no head.classifier.weight")
         num_classes = f.get_slice("head.classifier.weight").get_shape()[0]
-    m = config.model
-    model = build_model(
-        m.name,
-        num_classes=num_classes,
-        strf=m.strf,
-        strf_stages=m.strf_stages,
-        strf_kwargs=m.strf_kwargs,
-    )
+    model = build_model_for(config, num_classes, pretrained=False)
     load_weights(model, path)
     return model.to(device).eval(), config

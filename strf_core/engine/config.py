@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from strf_core.models import ResNet3D, build_model
+
 
 class ConfigError(ValueError):
     """A configuration file or override that does not fit the schema."""
@@ -22,7 +24,9 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    """Which network to build (see ``strf models``)."""
+    """Which network to build (see ``strf models``): ``strf`` puts STRF units with
+    ``strf_kwargs`` in ``strf_stages``, :func:`~strf_core.models.build_model`'s path to the
+    backbone's ``attn_layer``."""
 
     name: str = "p3dc_resnet_tiny"
     strf: bool = True
@@ -99,6 +103,24 @@ class TrainConfig:
     checkpoint_every_steps: int = 0  # extra mid-epoch checkpoints; 0 for epoch ends only
     output_dir: str = "runs/strf"
     max_steps: int = 0  # stop after this many optimizer steps (0: no limit), for smoke runs
+
+
+def build_model_for(config: TrainConfig, num_classes: int, *, pretrained: bool = True) -> ResNet3D:
+    """The network ``config.model`` describes, with ``num_classes`` identities.
+
+    Args:
+        pretrained: load ``model.weights`` (ImageNet); ``False`` when a checkpoint's weights
+            replace them next.
+    """
+    m = config.model
+    return build_model(
+        m.name,
+        num_classes=num_classes,
+        strf=m.strf,
+        strf_stages=m.strf_stages,
+        strf_kwargs=m.strf_kwargs,
+        weights=m.weights if pretrained else None,
+    )
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:

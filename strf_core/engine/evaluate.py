@@ -1,101 +1,39 @@
-"""Feature extraction and re-ID evaluation (SPEC section 3).
+"""Re-ID evaluation (SPEC section 3): embed query and gallery, rank by cosine distance, score.
 
-Two modes, named beside every number they produce:
-
-- ``"dense"`` (the paper's): every frame of a tracklet, in consecutive chunks of ``chunk_len``
-  frames; per-frame features averaged over all frames, then the BN neck.
-- ``"clip"``: ``seq_len`` evenly spaced frames of each tracklet (cheaper, lower numbers).
-
-Features are L2-normalised and compared by cosine distance; metrics follow
-:func:`strf_core.metrics.evaluate_rank`.
+The embeddings come from :func:`strf_core.features.extract_features` (``"dense"`` or ``"clip"``
+mode, named beside every number); metrics follow :func:`strf_core.metrics.evaluate_rank`. The
+hard-case query subsets come from the dataset itself (``dataset.query_subsets()``), so this
+module does not know where a dataset came from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from strf_core.data.pipeline import build_test_loader
+from strf_core.data.datasets import ReIDDataset
 from strf_core.data.tracklet import Tracklet
-from strf_core.data.transforms import normalize_clips
+from strf_core.engine.config import DataConfig
+from strf_core.features import MODES, extract_features
 from strf_core.metrics import cosine_distance, rank_queries, summarize
-from strf_core.synth import META_NAME, subset_masks
 
-MODES = ("dense", "clip")
-
-
-def _unwrap(model: nn.Module) -> nn.Module:
-    """The model inside DistributedDataParallel or torch.compile wrappers."""
-    model = getattr(model, "module", model)
-    return getattr(model, "_orig_mod", model)
+__all__ = ["MODES", "evaluate", "evaluate_dataset", "extract_features", "extraction_settings"]
 
 
-@torch.no_grad()
-def extract_features(
-    model: nn.Module,
-    tracklets: Sequence[Tracklet],
-    *,
-    mode: str = "dense",
-    chunk_len: int = 32,
-    seq_len: int = 4,
-    size: tuple[int, int] = (256, 128),
-    batch_size: int = 8,
-    workers: int | None = None,
-    device: torch.device | str = "cpu",
-    autocast: bool = False,
-    progress: bool = False,
-) -> Tensor:
-    """Embed every tracklet: per-frame features averaged, then the BN neck.
-
-    Args:
-        model: a :class:`~strf_core.models.ResNet3D` (or a wrapper of one); put in eval mode.
-        tracklets: the query or gallery split.
-        mode: ``"dense"`` (every frame, chunks of ``chunk_len``) or ``"clip"`` (``seq_len``
-            evenly spaced frames).
-        batch_size: chunks per forward pass.
-        device: where the model runs; features are accumulated on the CPU.
-        autocast: bf16 autocast (CUDA).
-        progress: show a progress bar.
-
-    Returns:
-        Post-BN embeddings, float32 on the CPU, ``(len(tracklets), D)``.
-    """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    net = _unwrap(model)
-    net.eval()
-    device = torch.device(device)
-    loader = build_test_loader(
-        tracklets,
-        sampling="chunks" if mode == "dense" else "even",
-        chunk_len=chunk_len,
-        seq_len=seq_len,
-        size=size,
-        batch_size=batch_size,
-        normalize=False,  # uint8 out of the workers, normalised on the device
-        workers=workers,
-    )
-    sums = torch.zeros(len(tracklets), net.feature_dim)
-    counts = torch.zeros(len(tracklets))
-    if progress:
-        from tqdm.auto import tqdm
-
-        loader = tqdm(loader, desc=f"features ({mode})", unit="batch", leave=False)
-    for batch in loader:
-        clips = normalize_clips(batch.clip.to(device, non_blocking=True))
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            frames = net.frame_features(clips).float().cpu()  # (B, T, D)
-        sums.index_add_(0, batch.tracklet, frames.sum(dim=1))
-        counts.index_add_(0, batch.tracklet, torch.full((len(frames),), float(frames.shape[1])))
-    mean = sums / counts[:, None]  # every frame of a tracklet weighs the same
-    features = [
-        net.forward_head(part.to(device)[:, None]).features.float().cpu()
-        for part in mean.split(1024)
-    ]
-    return torch.cat(features)
+def extraction_settings(data: DataConfig) -> dict[str, Any]:
+    """The :func:`~strf_core.features.extract_features` arguments a run's data config sets:
+    mode, chunk and clip length, frame size, workers."""
+    return {
+        "mode": data.test_mode,
+        "chunk_len": data.chunk_len,
+        "seq_len": data.seq_len,
+        "size": (data.height, data.width),
+        "workers": data.workers,
+    }
 
 
 def evaluate(
@@ -104,8 +42,8 @@ def evaluate(
     gallery: Sequence[Tracklet],
     *,
     max_rank: int = 50,
-    query_subsets: dict[str, np.ndarray] | None = None,
-    **extract_kwargs,
+    query_subsets: Mapping[str, np.ndarray] | None = None,
+    **extract_kwargs: Any,
 ) -> dict:
     """Embed query and gallery, rank by cosine distance and score.
 
@@ -141,47 +79,33 @@ def evaluate(
     return out
 
 
-def synthetic_query_subsets(dataset) -> dict[str, np.ndarray]:
-    """Look-alike / occluded / misaligned / clean query masks when ``dataset`` is a synthetic
-    world (its root holds the generator's metadata); ``{}`` otherwise."""
-    from pathlib import Path
-
-    if not (Path(dataset.root) / META_NAME).is_file():
-        return {}
-    return subset_masks(dataset.root, dataset.query)
-
-
 def evaluate_dataset(
     model: nn.Module,
-    dataset,
-    data,
+    dataset: ReIDDataset,
+    data: DataConfig,
     *,
     device: torch.device | str = "cpu",
     autocast: bool = False,
     progress: bool = False,
-    query_subsets: dict[str, np.ndarray] | None = None,
+    query_subsets: Mapping[str, np.ndarray] | None = None,
 ) -> dict:
     """:func:`evaluate` on ``dataset``'s query and gallery with the settings of a
     :class:`~strf_core.engine.config.DataConfig` (mode, chunk length, clip size, workers).
 
     Args:
-        query_subsets: per-subset query masks; by default :func:`synthetic_query_subsets`.
+        query_subsets: per-subset query masks; by default ``dataset.query_subsets()``.
     """
     if query_subsets is None:
-        query_subsets = synthetic_query_subsets(dataset)
+        query_subsets = dataset.query_subsets()
     return evaluate(
         model,
         dataset.query,
         dataset.gallery,
         query_subsets=query_subsets,
-        mode=data.test_mode,
-        chunk_len=data.chunk_len,
-        seq_len=data.seq_len,
-        size=(data.height, data.width),
-        workers=data.workers,
         device=device,
         autocast=autocast,
         progress=progress,
+        **extraction_settings(data),
     )
 
 

@@ -2,15 +2,18 @@
 
 ::
 
-    config -> dataset (train/query/gallery) -> model (num_classes = train identities)
-    per epoch: P x K batches -> [bf16 autocast on CUDA] forward -> CE + triplet -> Adam step
-               every ``eval_every`` epochs: dense evaluation on rank 0 -> best checkpoint
-               every epoch end (and every ``checkpoint_every_steps``): the rolling ``last``
+    Trainer.from_config(config)   config -> dataset, validation split, model (num_classes =
+                                  train identities), Adam, P x K loader -> Trainer(...)
+    Trainer(model, optimizer, loader, config=...)    parts you already have (fine-tuning,
+                                  a training step on in-memory batches)
+    fit(): per epoch: batches -> [bf16 autocast on CUDA] forward -> CE + triplet -> Adam step
+           every ``eval_every`` epochs: dense evaluation on rank 0 -> best checkpoint
+           every epoch end (and every ``checkpoint_every_steps``): the rolling ``last``
 
-With ``data.val_ids = k`` the run holds k training identities out
-(:func:`~strf_core.data.validation.carve_validation`): every evaluation then scores that
-validation split, ``best/`` follows its mAP, ``patience`` evaluations without a better one stop
-the run, and the test split is scored once, on the final model.
+With a validation split (``data.val_ids = k`` holds k training identities out,
+:func:`~strf_core.data.validation.carve_validation`) every evaluation scores it, ``best/``
+follows its mAP, ``patience`` evaluations without a better one stop the run, and the test split
+is scored once, on the final model.
 
 Resume is exact: the batches of an epoch are a pure function of (seed, epoch), every clip's
 random draws come from its own seed, and the checkpoint holds the optimizer, the scheduler and
@@ -20,21 +23,25 @@ uninterrupted run (on the CPU, where kernels are deterministic).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import time
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from strf_core.data.datasets import build_dataset
+from strf_core.data.datasets import DatasetError, ReIDDataset, build_dataset, dataset_options
 from strf_core.data.pipeline import build_train_loader
 from strf_core.data.transforms import normalize_clips
-from strf_core.data.validation import carve_validation
+from strf_core.data.validation import ValidationSplit, carve_validation
 from strf_core.engine.checkpoint import (
     TrainingState,
     load_training_state,
@@ -44,11 +51,28 @@ from strf_core.engine.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from strf_core.engine.config import ConfigError, TrainConfig, config_to_yaml
-from strf_core.engine.evaluate import evaluate, evaluate_dataset, synthetic_query_subsets
+from strf_core.engine.config import (
+    ConfigError,
+    OptimConfig,
+    TrainConfig,
+    build_model_for,
+    config_to_yaml,
+)
+from strf_core.engine.evaluate import evaluate, evaluate_dataset, extraction_settings
 from strf_core.losses import ReIDLoss
-from strf_core.models import ResNet3D, build_model
-from strf_core.synth import META_NAME, lookalike_groups
+
+__all__ = [
+    "SAMPLERS",
+    "Trainer",
+    "build_model_for",
+    "dataset_kwargs",
+    "init_distributed",
+    "lr_factor",
+    "lr_schedule",
+    "pick_device",
+    "train",
+    "train_lookalike_groups",
+]
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
@@ -59,101 +83,175 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
 
 
 def dataset_kwargs(config: TrainConfig) -> dict:
-    """The loader options that apply to ``config.data.dataset``."""
+    """The loader options of ``config.data`` that apply to its dataset
+    (:func:`~strf_core.data.datasets.dataset_options`)."""
     data = config.data
-    if data.dataset == "mars":
-        return {"protocol": data.protocol}
-    if data.dataset in ("ilids_vid", "prid2011"):
-        return {"split_id": data.split_id}
-    return {}
-
-
-def build_model_for(config: TrainConfig, num_classes: int) -> ResNet3D:
-    m = config.model
-    return build_model(
-        m.name,
-        num_classes=num_classes,
-        strf=m.strf,
-        strf_stages=m.strf_stages,
-        strf_kwargs=m.strf_kwargs,
-        weights=m.weights,
-    )
+    return dataset_options(data.dataset, split_id=data.split_id, protocol=data.protocol)
 
 
 SAMPLERS = ("identity", "lookalike")
 
 
 def train_lookalike_groups(
-    config: TrainConfig, dataset, train: list | None = None
+    config: TrainConfig, dataset: ReIDDataset, train: list | None = None
 ) -> list[int | None] | None:
     """The look-alike group of each of ``train`` (default: ``dataset.train``) when
     ``data.sampler="lookalike"``, ``None`` (random P x K batches) for ``"identity"``.
 
     Raises:
-        ConfigError: an unknown sampler, or ``"lookalike"`` on data that is not a synthetic
-            world (real data has no look-alike labels).
+        ConfigError: an unknown sampler, or ``"lookalike"`` on data that records no look-alike
+            groups (real data).
     """
     sampler = config.data.sampler
     if sampler not in SAMPLERS:
         raise ConfigError(f"data.sampler: expected one of {', '.join(SAMPLERS)}, got {sampler!r}")
     if sampler == "identity":
         return None
-    if not (Path(dataset.root) / META_NAME).is_file():
-        raise ConfigError(
-            f"data.sampler=lookalike needs a synthetic world (look-alike groups from the "
-            f"generator's {META_NAME}); {dataset.root} has none: real data gives no such labels"
-        )
-    return lookalike_groups(dataset.root, dataset.train if train is None else train)
+    try:
+        return dataset.lookalike_groups(train)
+    except DatasetError as err:
+        raise ConfigError(f"data.sampler=lookalike needs a synthetic world: {err}") from None
+
+
+def lr_factor(epoch: int, optim: OptimConfig) -> float:
+    """Linear warm-up, then x gamma at every milestone (stepped once per epoch)."""
+    warm = (epoch + 1) / optim.warmup_epochs if epoch < optim.warmup_epochs else 1.0
+    return warm * optim.gamma ** sum(epoch >= m for m in optim.milestones)
+
+
+def lr_schedule(
+    optimizer: torch.optim.Optimizer, optim: OptimConfig
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """The recipe's per-epoch schedule (:func:`lr_factor`) over ``optimizer``."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, optim=optim))
+
+
+def init_distributed() -> tuple[int, int, int]:
+    """Join the process group torchrun describes (``WORLD_SIZE`` > 1), once.
+
+    Returns:
+        ``(rank, world_size, local_rank)``; ``(0, 1, 0)`` outside torchrun.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 0, 1, 0
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0"))
 
 
 class Trainer:
-    """Train and evaluate one configuration.
+    """Train a model with the paper's recipe, evaluating and checkpointing as it goes.
+
+    Every part is passed in; :meth:`from_config` builds them all from a config (the ``strf
+    train`` path). In a process group (torchrun) each rank passes its own loader shard and the
+    model is wrapped in DistributedDataParallel here.
 
     Args:
-        config: the run.
-        resume: continue from ``output_dir/last`` when it exists.
+        model: the network to train, already on its device (a
+            :class:`~strf_core.models.ReIDModel`).
+        optimizer: over ``model``'s parameters.
+        loader: training batches with ``.clip`` (uint8 ``(N, 3, T, H, W)``) and ``.pid``; one
+            pass is one epoch. A ``batch_sampler`` with ``set_epoch(epoch, start_batch)`` (as
+            :func:`~strf_core.data.pipeline.build_train_loader` gives) makes resume exact.
+        config: the run's settings: schedule (``optim``), loss weights, evaluation
+            (``data.test_mode``, frame size...), checkpoints (``output_dir``), ``amp``,
+            ``compile``. Saved beside every checkpoint, so ``config.model`` should describe
+            ``model`` for :func:`~strf_core.engine.checkpoint.load_trained_model` to rebuild it.
+        scheduler: stepped once per epoch; default :func:`lr_schedule` of ``config.optim``.
+        criterion: ``(ReIDOutput, pids) -> (loss, parts)``; default
+            :class:`~strf_core.losses.ReIDLoss` with ``config.loss``.
+        dataset: the test data (its query and gallery, and its ``query_subsets()``); ``None``
+            for no test evaluation.
+        validation: held-out identities (its query and gallery) that ``best/`` and ``patience``
+            follow; ``None`` or empty: ``best/`` follows the test score.
         progress: show a progress bar (rank 0 only).
     """
 
-    def __init__(self, config: TrainConfig, *, resume: bool = True, progress: bool = True) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        loader: Iterable[Any],
+        *,
+        config: TrainConfig,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+        criterion: nn.Module | None = None,
+        dataset: ReIDDataset | None = None,
+        validation: ValidationSplit | None = None,
+        progress: bool = True,
+    ) -> None:
         self.config = config
-        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-        self.rank, self.world_size, local_rank = 0, 1, 0
-        if self.distributed:
-            if not dist.is_initialized():
-                backend = "nccl" if torch.cuda.is_available() else "gloo"
-                dist.init_process_group(backend)
+        self.model = model
+        self.optimizer = optimizer
+        self.loader = loader
+        self.scheduler = (
+            scheduler if scheduler is not None else lr_schedule(optimizer, config.optim)
+        )
+        self.criterion = (
+            criterion
+            if criterion is not None
+            else ReIDLoss(
+                ce_weight=config.loss.ce_weight,
+                triplet_weight=config.loss.triplet_weight,
+                margin=config.loss.margin,
+            )
+        )
+        self.dataset = dataset
+        self.validation = validation if validation is not None else ValidationSplit([], [], [])
+        self.rank, self.world_size = 0, 1
+        if dist.is_initialized():
             self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
-            local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.device = pick_device(config.device, local_rank)
-        if self.device.type == "cuda":
-            torch.cuda.set_device(self.device)
+        self.distributed = self.world_size > 1
+        self.device = next(model.parameters()).device
         self.progress = progress and self.rank == 0
         self.out = Path(config.output_dir)
-        torch.manual_seed(config.seed)
+        self.state = TrainingState()
+        self.net: nn.Module = self.model
+        if self.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        if config.compile:
+            self.net = torch.compile(self.net)
 
+    @classmethod
+    def from_config(
+        cls, config: TrainConfig, *, resume: bool = True, progress: bool = True
+    ) -> Trainer:
+        """Build every part from ``config`` (the ``strf train`` path).
+
+        Joins the torchrun process group when there is one, loads ``data.dataset``, carves the
+        validation split (``data.val_ids``), builds the model (classifier size: the remaining
+        training identities), Adam and the P x K loader.
+
+        Args:
+            config: the run.
+            resume: continue from ``output_dir/last`` when it exists.
+            progress: show a progress bar (rank 0 only).
+
+        Raises:
+            ConfigError: a setting that does not fit the data (``data.val_ids``, the sampler).
+            DatasetError: a dataset folder that does not follow its format.
+        """
+        rank, world_size, local_rank = init_distributed()
+        device = pick_device(config.device, local_rank)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        torch.manual_seed(config.seed)  # the model's initial weights
         data = config.data
-        self.dataset = build_dataset(data.dataset, data.root, **dataset_kwargs(config))
+        dataset = build_dataset(data.dataset, data.root, **dataset_kwargs(config))
         try:
-            self.split = carve_validation(self.dataset.train, data.val_ids, seed=config.seed)
+            split = carve_validation(dataset.train, data.val_ids, seed=config.seed)
         except ValueError as err:
             raise ConfigError(str(err)) from None
-        num_classes = len({t.pid for t in self.split.train})
-        self.model = build_model_for(config, num_classes).to(self.device)
-        use_cuda = self.device.type == "cuda"
-        if use_cuda and config.channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last_3d)
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
+        num_classes = len({t.pid for t in split.train})
+        model = build_model_for(config, num_classes).to(device)
+        if device.type == "cuda" and config.channels_last:
+            model = model.to(memory_format=torch.channels_last_3d)
+        optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.optim.lr, weight_decay=config.optim.weight_decay
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._lr_factor)
-        self.criterion = ReIDLoss(
-            ce_weight=config.loss.ce_weight,
-            triplet_weight=config.loss.triplet_weight,
-            margin=config.loss.margin,
-        )
-        self.loader = build_train_loader(
-            self.split.train,
+        loader = build_train_loader(
+            split.train,
             batch_p=data.batch_p,
             batch_k=data.batch_k,
             seq_len=data.seq_len,
@@ -163,37 +261,39 @@ class Trainer:
             normalize=False,
             workers=data.workers,
             seed=config.seed,
-            rank=self.rank,
-            world_size=self.world_size,
-            lookalike_groups=train_lookalike_groups(config, self.dataset, self.split.train),
+            rank=rank,
+            world_size=world_size,
+            lookalike_groups=train_lookalike_groups(config, dataset, split.train),
         )
-        self.state = TrainingState()
-        if resume and any((self.out / n).exists() for n in ("last", "last.old")):
-            self._resume()
-        self.net: nn.Module = self.model
-        if self.distributed:
-            ids = [self.device.index] if use_cuda else None
-            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        if config.compile:
-            self.net = torch.compile(self.net)
+        trainer = cls(
+            model,
+            optimizer,
+            loader,
+            config=config,
+            dataset=dataset,
+            validation=split,
+            progress=progress,
+        )
+        if resume:
+            trainer.resume()
+        return trainer
 
-    def _lr_factor(self, epoch: int) -> float:
-        """Linear warm-up, then x gamma at every milestone (stepped once per epoch)."""
-        o = self.config.optim
-        warm = (epoch + 1) / o.warmup_epochs if epoch < o.warmup_epochs else 1.0
-        return warm * o.gamma ** sum(epoch >= m for m in o.milestones)
-
-    def _resume(self) -> None:
+    def resume(self) -> bool:
+        """Continue from ``output_dir/last`` (weights, optimizer, scheduler, RNG states, epoch
+        and step) when it exists; ``False`` when there is nothing to resume."""
+        if not any((self.out / n).exists() for n in ("last", "last.old")):
+            return False
         path = resolve_checkpoint(self.out / "last")
         load_weights(self.model, path)
         self.state = load_training_state(path)
         self.optimizer.load_state_dict(self.state.optimizer)
         self.scheduler.load_state_dict(self.state.scheduler)
         set_rng_state(self.state.rng)
+        return True
 
     @property
     def steps_per_epoch(self) -> int:
-        return len(self.loader.batch_sampler)
+        return len(self.loader)
 
     def _checkpoint(self, name: str) -> None:
         if self.rank != 0:
@@ -229,13 +329,19 @@ class Trainer:
         return parts
 
     @cached_property
-    def query_subsets(self) -> dict:
-        """Per-subset query masks on a synthetic world (read once), ``{}`` otherwise."""
-        return synthetic_query_subsets(self.dataset)
+    def query_subsets(self) -> dict[str, np.ndarray]:
+        """The test dataset's hard-case query subsets (read once), ``{}`` for none."""
+        return self.dataset.query_subsets() if self.dataset is not None else {}
 
     def evaluate(self) -> dict:
-        """Evaluation on the query and gallery splits (rank 0's model), in the config's test
-        mode; per-subset metrics too on synthetic data."""
+        """Evaluation on the test query and gallery (rank 0's model), in the config's test
+        mode; per-subset metrics too where the dataset has query subsets.
+
+        Raises:
+            ValueError: the trainer was given no test dataset.
+        """
+        if self.dataset is None:
+            raise ValueError("this trainer has no test dataset to evaluate on")
         return evaluate_dataset(
             self.model,
             self.dataset,
@@ -248,31 +354,28 @@ class Trainer:
 
     def evaluate_validation(self) -> dict:
         """Evaluation on the held-out training identities (``data.val_ids``)."""
-        data = self.config.data
         return evaluate(
             self.model,
-            self.split.query,
-            self.split.gallery,
-            mode=data.test_mode,
-            chunk_len=data.chunk_len,
-            seq_len=data.seq_len,
-            size=(data.height, data.width),
-            workers=data.workers,
+            self.validation.query,
+            self.validation.gallery,
             device=self.device,
             autocast=self.config.amp and self.device.type == "cuda",
             progress=self.progress,
+            **extraction_settings(self.config.data),
         )
 
     @property
     def stopped_early(self) -> bool:
         """``patience`` validation evaluations in a row brought no better mAP."""
         patience = self.config.patience
-        return bool(self.split.query and patience and self.state.evals_since_best >= patience)
+        return bool(self.validation.query and patience and self.state.evals_since_best >= patience)
 
     def fit(self) -> dict:
         """Train to ``optim.epochs`` (or ``max_steps``), evaluating and checkpointing."""
         config, state = self.config, self.state
-        sampler = self.loader.batch_sampler
+        # Without set_epoch (a plain iterable) a resumed epoch starts from its first batch.
+        sampler = getattr(self.loader, "batch_sampler", None)
+        set_epoch = getattr(sampler, "set_epoch", None)
         last_eval: dict = {}
         bar = None
         if self.progress:
@@ -284,7 +387,8 @@ class Trainer:
             if config.max_steps and state.step >= config.max_steps:
                 break
             done_in_epoch = state.step - state.epoch * self.steps_per_epoch
-            sampler.set_epoch(state.epoch, start_batch=done_in_epoch)
+            if set_epoch is not None:
+                set_epoch(state.epoch, start_batch=done_in_epoch)
             tick, clips_seen = time.perf_counter(), 0
             for batch in self.loader:
                 parts = self.train_step(batch.clip, batch.pid)
@@ -321,7 +425,7 @@ class Trainer:
         if not (final or (every and self.state.epoch % every == 0)):
             return {}
         result: dict = {}
-        if self.rank == 0 and self.split.query:
+        if self.rank == 0 and self.validation.query:
             val = self.evaluate_validation()
             record = {k: v for k, v in val.items() if k not in ("cmc", "subsets")}
             self._log({"epoch": self.state.epoch, "step": self.state.step, "val": record})
@@ -331,9 +435,9 @@ class Trainer:
                 self._checkpoint("best")
             else:
                 self.state.evals_since_best += 1
-            if final or self.stopped_early:
+            if (final or self.stopped_early) and self.dataset is not None:
                 result = self._evaluate_test()
-        elif self.rank == 0:
+        elif self.rank == 0 and self.dataset is not None:
             result = self._evaluate_test()
             if result["mAP"] > self.state.best_score:
                 self.state.best_score = result["mAP"]
@@ -351,6 +455,6 @@ class Trainer:
         return result
 
 
-def train(config: TrainConfig, **kwargs) -> dict:
-    """Build a :class:`Trainer` for ``config`` and run it."""
-    return Trainer(config, **kwargs).fit()
+def train(config: TrainConfig, **kwargs: Any) -> dict:
+    """Build a :class:`Trainer` for ``config`` (:meth:`Trainer.from_config`) and run it."""
+    return Trainer.from_config(config, **kwargs).fit()

@@ -1,7 +1,8 @@
-"""Backbones, inflation, the re-ID head and the model registry."""
+"""Backbones, inflation, the re-ID head, the model interface and the model registry."""
 
-from strf_core.models.head import ReIDHead, ReIDOutput
+from strf_core.models.head import ReIDHead
 from strf_core.models.inflate import inflate_state_dict, load_2d_weights
+from strf_core.models.interface import AttnLayer, ReIDModel, ReIDOutput
 from strf_core.models.registry import (
     build_model,
     c2d_resnet50,
@@ -17,13 +18,16 @@ from strf_core.models.registry import (
     p3dc_resnet50,
     p3dc_resnet_tiny,
     parameter_table,
+    strf_layer,
 )
 from strf_core.models.resnet3d import TEMPORAL_KINDS, Bottleneck3D, ResNet3D
 
 __all__ = [
     "TEMPORAL_KINDS",
+    "AttnLayer",
     "Bottleneck3D",
     "ReIDHead",
+    "ReIDModel",
     "ReIDOutput",
     "ResNet3D",
     "build_model",
@@ -42,4 +46,5 @@ __all__ = [
     "p3dc_resnet50",
     "p3dc_resnet_tiny",
     "parameter_table",
+    "strf_layer",
 ]

@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from torch import Tensor, nn
 
-
-class ReIDOutput(NamedTuple):
-    """What every model returns.
-
-    Attributes:
-        features: post-BN embedding used for retrieval (L2-normalise, cosine distance), ``(N, D)``.
-        logits: identity logits for the cross-entropy loss, ``(N, num_classes)``.
-    """
-
-    features: Tensor
-    logits: Tensor
+from strf_core.models.interface import ReIDOutput
 
 
 class ReIDHead(nn.Module):

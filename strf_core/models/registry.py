@@ -1,102 +1,194 @@
-"""Named model builders, torchvision style: ``p3dc_resnet50(625, strf=True)``.
+"""Named model builders, torchvision style: ``p3dc_resnet50(625, attn_layer=STRF)``.
 
 ``*_resnet50`` are the paper's baselines (ResNet-50, ImageNet inflation available);
-``*_resnet_tiny`` are the same design with fewer, narrower blocks for CPU work.
+``*_resnet_tiny`` are the same design with fewer, narrower blocks for CPU work. Every builder
+takes the same arguments:
+
+Args:
+    num_classes: training identities.
+    attn_layer: the attention unit of the blocks 0, 2, ... of ``attn_stages`` (see
+        :data:`~strf_core.models.interface.AttnLayer`): :class:`~strf_core.STRF`,
+        ``functools.partial(STRF, ...)`` or another unit; ``None`` for the plain baseline.
+    attn_stages: stages 1-4 that get attention units (the paper's STRF: 2 and 3).
+    weights: ``None`` (random) or ``"imagenet"`` (inflated ResNet-50 weights).
+
+Shape:
+    ``(N, 3, T, H, W) -> ReIDOutput((N, D), (N, num_classes))``
+
+:func:`build_model` also speaks the configs' vocabulary (``strf``, ``strf_stages``,
+``strf_kwargs``, see :class:`~strf_core.engine.config.ModelConfig`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from strf_core.models.inflate import imagenet_resnet50_state_dict, load_2d_weights
+from strf_core.models.interface import AttnLayer
 from strf_core.models.resnet3d import ResNet3D
+from strf_core.modules import STRF
 
-PRESETS: dict[str, dict[str, Any]] = {
-    "resnet50": {"layers": (3, 4, 6, 3), "widths": (64, 128, 256, 512), "stem_width": 64},
-    # Same stage layout, a quarter of the width and fewer blocks: the 3D blocks are layer2 {0}
-    # and layer3 {0, 2}, so STRF at stages 2-3 gives three units. 512-d features.
-    "resnet_tiny": {"layers": (1, 2, 3, 1), "widths": (16, 32, 64, 128), "stem_width": 16},
+RESNET50: dict[str, Any] = {"layers": (3, 4, 6, 3), "widths": (64, 128, 256, 512), "stem_width": 64}
+# Same stage layout, a quarter of the width and fewer blocks: the 3D blocks are layer2 {0} and
+# layer3 {0, 2}, so STRF at stages 2-3 gives three units. 512-d features.
+RESNET_TINY: dict[str, Any] = {
+    "layers": (1, 2, 3, 1),
+    "widths": (16, 32, 64, 128),
+    "stem_width": 16,
 }
 
-_MODELS: dict[str, Callable[..., ResNet3D]] = {}
+PAPER_STAGES = (2, 3)
 
 
 def _resnet(
     temporal: str,
-    preset: str,
+    depth: Mapping[str, Any],
     num_classes: int,
-    *,
-    strf: bool,
-    strf_stages: Sequence[int],
-    strf_kwargs: dict[str, Any] | None,
+    attn_layer: AttnLayer | None,
+    attn_stages: Sequence[int],
     weights: str | None,
 ) -> ResNet3D:
     model = ResNet3D(
-        num_classes,
-        temporal=temporal,
-        strf_stages=tuple(strf_stages) if strf else (),
-        strf_kwargs=strf_kwargs,
-        **PRESETS[preset],
+        num_classes, temporal=temporal, attn_layer=attn_layer, attn_stages=attn_stages, **depth
     )
     if weights is None:
         return model
     if weights != "imagenet":
         raise ValueError(f"weights must be None or 'imagenet', got {weights!r}")
-    if preset != "resnet50":
-        raise ValueError(f"ImageNet weights exist for ResNet-50 only, not for {preset!r}")
+    if depth is not RESNET50:
+        raise ValueError("ImageNet weights exist for ResNet-50 only, not for 'resnet_tiny'")
     return load_2d_weights(model, imagenet_resnet50_state_dict())
 
 
-def _register(temporal: str, preset: str) -> Callable[..., ResNet3D]:
-    name = f"{temporal}_{preset}"
+def c2d_resnet50(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """C2D ResNet-50: the 2D network on every frame (no temporal kernel)."""
+    return _resnet("c2d", RESNET50, num_classes, attn_layer, attn_stages, weights)
 
-    def builder(
-        num_classes: int,
-        *,
-        strf: bool = False,
-        strf_stages: Sequence[int] = (2, 3),
-        strf_kwargs: dict[str, Any] | None = None,
-        weights: str | None = None,
-    ) -> ResNet3D:
-        return _resnet(
-            temporal,
-            preset,
-            num_classes,
-            strf=strf,
-            strf_stages=strf_stages,
-            strf_kwargs=strf_kwargs,
-            weights=weights,
-        )
 
-    builder.__name__ = builder.__qualname__ = name
-    builder.__doc__ = (
-        f"{temporal.upper()} {preset} for video re-ID.\n\n"
-        "Args:\n"
-        "    num_classes: training identities.\n"
-        "    strf: add STRF units (blocks 0, 2, ... of ``strf_stages``).\n"
-        "    strf_stages: stages 1-4 that get STRF units.\n"
-        "    strf_kwargs: keyword arguments of every STRF unit.\n"
-        "    weights: ``None`` (random) or ``'imagenet'`` (inflated ResNet-50 weights).\n\n"
-        "Shape:\n"
-        "    ``(N, 3, T, H, W) -> ReIDOutput((N, D), (N, num_classes))``"
+def i3d_resnet50(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """I3D ResNet-50: ``conv2`` 3x3x3 in the 3D blocks."""
+    return _resnet("i3d", RESNET50, num_classes, attn_layer, attn_stages, weights)
+
+
+def p3da_resnet50(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """P3D-A ResNet-50: 1x3x3 then 3x1x1 in series in the 3D blocks."""
+    return _resnet("p3da", RESNET50, num_classes, attn_layer, attn_stages, weights)
+
+
+def p3db_resnet50(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """P3D-B ResNet-50: 1x3x3 and 3x1x1 in parallel in the 3D blocks."""
+    return _resnet("p3db", RESNET50, num_classes, attn_layer, attn_stages, weights)
+
+
+def p3dc_resnet50(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """P3D-C ResNet-50: 1x3x3, then a residual 3x1x1, in the 3D blocks."""
+    return _resnet("p3dc", RESNET50, num_classes, attn_layer, attn_stages, weights)
+
+
+def c2d_resnet_tiny(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """C2D on the tiny ResNet (layers 1-2-3-1, a quarter of the width)."""
+    return _resnet("c2d", RESNET_TINY, num_classes, attn_layer, attn_stages, weights)
+
+
+def i3d_resnet_tiny(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """I3D on the tiny ResNet (layers 1-2-3-1, a quarter of the width)."""
+    return _resnet("i3d", RESNET_TINY, num_classes, attn_layer, attn_stages, weights)
+
+
+def p3da_resnet_tiny(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """P3D-A on the tiny ResNet (layers 1-2-3-1, a quarter of the width)."""
+    return _resnet("p3da", RESNET_TINY, num_classes, attn_layer, attn_stages, weights)
+
+
+def p3db_resnet_tiny(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """P3D-B on the tiny ResNet (layers 1-2-3-1, a quarter of the width)."""
+    return _resnet("p3db", RESNET_TINY, num_classes, attn_layer, attn_stages, weights)
+
+
+def p3dc_resnet_tiny(
+    num_classes: int,
+    *,
+    attn_layer: AttnLayer | None = None,
+    attn_stages: Sequence[int] = PAPER_STAGES,
+    weights: str | None = None,
+) -> ResNet3D:
+    """P3D-C on the tiny ResNet (layers 1-2-3-1, a quarter of the width)."""
+    return _resnet("p3dc", RESNET_TINY, num_classes, attn_layer, attn_stages, weights)
+
+
+_MODELS: dict[str, Callable[..., ResNet3D]] = {
+    builder.__name__: builder
+    for builder in (
+        c2d_resnet50,
+        i3d_resnet50,
+        p3da_resnet50,
+        p3db_resnet50,
+        p3dc_resnet50,
+        c2d_resnet_tiny,
+        i3d_resnet_tiny,
+        p3da_resnet_tiny,
+        p3db_resnet_tiny,
+        p3dc_resnet_tiny,
     )
-    _MODELS[name] = builder
-    return builder
-
-
-c2d_resnet50 = _register("c2d", "resnet50")
-i3d_resnet50 = _register("i3d", "resnet50")
-p3da_resnet50 = _register("p3da", "resnet50")
-p3db_resnet50 = _register("p3db", "resnet50")
-p3dc_resnet50 = _register("p3dc", "resnet50")
-c2d_resnet_tiny = _register("c2d", "resnet_tiny")
-i3d_resnet_tiny = _register("i3d", "resnet_tiny")
-p3da_resnet_tiny = _register("p3da", "resnet_tiny")
-p3db_resnet_tiny = _register("p3db", "resnet_tiny")
-p3dc_resnet_tiny = _register("p3dc", "resnet_tiny")
+}
 
 
 def list_models() -> list[str]:
@@ -104,14 +196,45 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def build_model(name: str, **kwargs: Any) -> ResNet3D:
-    """Build a registered model by name; ``kwargs`` go to its builder."""
+def strf_layer(**strf_kwargs: Any) -> AttnLayer:
+    """The :data:`AttnLayer` that builds an STRF unit with ``strf_kwargs`` (none: the defaults)."""
+    return functools.partial(STRF, **strf_kwargs) if strf_kwargs else STRF
+
+
+def build_model(
+    name: str,
+    num_classes: int,
+    *,
+    strf: bool = False,
+    strf_stages: Sequence[int] = PAPER_STAGES,
+    strf_kwargs: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> ResNet3D:
+    """Build a registered model by name.
+
+    Args:
+        name: one of :func:`list_models`.
+        num_classes: training identities.
+        strf: put STRF units in the blocks 0, 2, ... of ``strf_stages``: the same as
+            ``attn_layer=strf_layer(**strf_kwargs), attn_stages=strf_stages``.
+        strf_stages: stages 1-4 that get STRF units (with ``strf``).
+        strf_kwargs: keyword arguments of every STRF unit (with ``strf``).
+        **kwargs: the builder's own arguments (``attn_layer``, ``attn_stages``, ``weights``).
+
+    Raises:
+        ValueError: an unknown name (the message lists the available ones), or ``strf`` together
+            with an ``attn_layer``.
+    """
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(list_models())}")
-    return _MODELS[name](**kwargs)
+    if strf:
+        if kwargs.get("attn_layer") is not None:
+            raise ValueError("give strf=True or an attn_layer, not both")
+        kwargs.update(attn_layer=strf_layer(**(strf_kwargs or {})), attn_stages=strf_stages)
+    return _MODELS[name](num_classes, **kwargs)
 
 
-def count_parameters(model: ResNet3D) -> int:
+def count_parameters(model: torch.nn.Module) -> int:
     """Number of parameters (trainable or not), as the paper's P(M) column counts them."""
     return sum(p.numel() for p in model.parameters())
 

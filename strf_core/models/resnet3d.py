@@ -11,28 +11,29 @@
 
 Time is never strided or pooled. Temporal kernels appear only in ``conv2`` of the "3D blocks":
 every other block (0, 2, 4, ...) of the stages in ``temporal_stages`` (layer2 {0, 2} and layer3
-{0, 2, 4} for ResNet-50). STRF units go in the same block positions of ``strf_stages``, on the
-bottleneck width, between the spatial and the temporal convolution.
+{0, 2, 4} for ResNet-50). Attention units (``attn_layer``, STRF by default in the builders) go
+in the same block positions of ``attn_stages``, on the bottleneck width, between the spatial and
+the temporal convolution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from strf_core.models.head import ReIDHead, ReIDOutput
+from strf_core.models.head import ReIDHead
+from strf_core.models.interface import AttnLayer, ReIDOutput
 from strf_core.modules import STRF
 
 TEMPORAL_KINDS = ("c2d", "i3d", "p3da", "p3db", "p3dc")
 
 
 class Bottleneck3D(nn.Module):
-    """ResNet bottleneck (stride on the 3x3 conv, as torchvision) with an optional STRF unit.
+    """ResNet bottleneck (stride on the 3x3 conv, as torchvision) with an optional attention unit.
 
-    ``conv2`` by ``temporal`` kind, with STRF written ``A``::
+    ``conv2`` by ``temporal`` kind, with the attention unit written ``A``::
 
         c2d   A(conv2(x))                       conv2 1x3x3
         i3d   A(conv2(x))                       conv2 3x3x3
@@ -45,7 +46,9 @@ class Bottleneck3D(nn.Module):
         width: bottleneck width; the block outputs ``4 * width`` channels.
         stride: spatial stride of the block.
         temporal: one of :data:`TEMPORAL_KINDS`.
-        strf_kwargs: keyword arguments of an STRF unit on the bottleneck width, or ``None``.
+        attn_layer: builds the attention unit on the bottleneck width (e.g. :class:`STRF`), or
+            ``None`` for none. The unit is the ``strf`` submodule whatever its kind, so STRF
+            checkpoints keep their ``layerS.B.strf.*`` keys.
 
     Shape:
         ``(N, in_channels, T, H, W) -> (N, 4 * width, T, H / stride, W / stride)``
@@ -60,7 +63,7 @@ class Bottleneck3D(nn.Module):
         *,
         stride: int = 1,
         temporal: str = "c2d",
-        strf_kwargs: dict[str, Any] | None = None,
+        attn_layer: AttnLayer | None = None,
     ) -> None:
         super().__init__()
         if temporal not in TEMPORAL_KINDS:
@@ -89,7 +92,7 @@ class Bottleneck3D(nn.Module):
                 padding=(1, 0, 0),
                 bias=False,
             )
-        self.strf = STRF(width, **strf_kwargs) if strf_kwargs is not None else None
+        self.strf: nn.Module | None = attn_layer(width) if attn_layer is not None else None
         self.bn2 = nn.BatchNorm3d(width)
         self.conv3 = nn.Conv3d(width, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm3d(out_channels)
@@ -115,18 +118,18 @@ class Bottleneck3D(nn.Module):
         if self.conv2_t is not None:
             init_temporal_conv(self.conv2_t, identity=self.temporal == "p3da")
 
-    def _strf(self, x: Tensor) -> Tensor:
+    def _attend(self, x: Tensor) -> Tensor:
         return x if self.strf is None else self.strf(x)
 
     def _conv2(self, x: Tensor) -> Tensor:
         if self.temporal == "p3da":
-            return self.conv2_t(self._strf(self.conv2(x)))
+            return self.conv2_t(self._attend(self.conv2(x)))
         if self.temporal == "p3db":
-            return self.conv2(x) + self.conv2_t(self._strf(x))
+            return self.conv2(x) + self.conv2_t(self._attend(x))
         if self.temporal == "p3dc":
-            y = self._strf(self.conv2(x))
+            y = self._attend(self.conv2(x))
             return y + self.conv2_t(y)
-        return self._strf(self.conv2(x))  # c2d, i3d
+        return self._attend(self.conv2(x))  # c2d, i3d
 
     def forward(self, x: Tensor) -> Tensor:
         identity = x if self.downsample is None else self.downsample(x)
@@ -146,7 +149,7 @@ def init_temporal_conv(conv: nn.Conv3d, *, identity: bool) -> None:
 
 
 class ResNet3D(nn.Module):
-    """An inflated 3D ResNet for video re-ID with optional STRF units.
+    """An inflated 3D ResNet for video re-ID with optional attention units (STRF).
 
     Args:
         num_classes: training identities of the classifier.
@@ -155,8 +158,10 @@ class ResNet3D(nn.Module):
         stem_width: channels of the stem convolution.
         temporal: the 3D block kind, one of :data:`TEMPORAL_KINDS`.
         temporal_stages: stages (1-4) whose blocks 0, 2, 4, ... are 3D blocks.
-        strf_stages: stages (1-4) whose blocks 0, 2, 4, ... get an STRF unit; empty for none.
-        strf_kwargs: keyword arguments of every STRF unit (see :class:`~strf_core.STRF`).
+        attn_layer: builds the attention unit of a block from its bottleneck width (e.g.
+            :class:`~strf_core.STRF`, or ``functools.partial(STRF, kappa=2.0)``); ``None`` for
+            a network without units.
+        attn_stages: stages (1-4) whose blocks 0, 2, 4, ... get an attention unit.
         last_stride: spatial stride of the last stage (1 for re-ID).
 
     Shape:
@@ -172,18 +177,18 @@ class ResNet3D(nn.Module):
         stem_width: int = 64,
         temporal: str = "c2d",
         temporal_stages: Sequence[int] = (2, 3),
-        strf_stages: Sequence[int] = (),
-        strf_kwargs: dict[str, Any] | None = None,
+        attn_layer: AttnLayer | None = None,
+        attn_stages: Sequence[int] = (2, 3),
         last_stride: int = 1,
     ) -> None:
         super().__init__()
         if len(layers) != 4 or len(widths) != 4:
             raise ValueError("layers and widths need one entry per stage (4 stages)")
-        for name, stages in (("temporal_stages", temporal_stages), ("strf_stages", strf_stages)):
+        for name, stages in (("temporal_stages", temporal_stages), ("attn_stages", attn_stages)):
             if any(s not in (1, 2, 3, 4) for s in stages):
                 raise ValueError(f"{name} must be stages in 1-4, got {tuple(stages)}")
         self.temporal = temporal
-        self.strf_stages = tuple(sorted(strf_stages))
+        self.attn_stages = tuple(sorted(attn_stages)) if attn_layer is not None else ()
         self.conv1 = nn.Conv3d(
             3, stem_width, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False
         )
@@ -200,14 +205,14 @@ class ResNet3D(nn.Module):
             stage_blocks = []
             for i in range(blocks):
                 is_3d = stage in temporal_stages and i % 2 == 0
-                has_strf = stage in self.strf_stages and i % 2 == 0
+                has_attn = stage in self.attn_stages and i % 2 == 0
                 stage_blocks.append(
                     Bottleneck3D(
                         in_channels,
                         width,
                         stride=stride if i == 0 else 1,
                         temporal=temporal if is_3d else "c2d",
-                        strf_kwargs=dict(strf_kwargs or {}) if has_strf else None,
+                        attn_layer=attn_layer if has_attn else None,
                     )
                 )
                 in_channels = width * Bottleneck3D.expansion
@@ -240,6 +245,14 @@ class ResNet3D(nn.Module):
 
     def forward(self, clip: Tensor) -> ReIDOutput:
         return self.forward_head(self.frame_features(clip))
+
+    def attention_units(self) -> dict[str, nn.Module]:
+        """Every block's attention unit by module name (``"layer2.0.strf"``, ...), of any kind."""
+        return {
+            f"{name}.strf": m.strf
+            for name, m in self.named_modules()
+            if isinstance(m, Bottleneck3D) and m.strf is not None
+        }
 
     def strf_units(self) -> dict[str, STRF]:
         """The STRF units by module name (``"layer2.0.strf"``, ...), for hooks and inspection."""

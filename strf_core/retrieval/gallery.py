@@ -29,14 +29,14 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from strf_core.data.tracklet import Tracklet
-from strf_core.engine.evaluate import extract_features
+from strf_core.features import embed_clip, extract_features
 from strf_core.metrics import cosine_distance, rank_queries
+from strf_core.models.interface import ReIDModel
 from strf_core.modules import active_branches, current_active_branches
 from strf_core.retrieval.cache import EmbeddingCache
-from strf_core.retrieval.embed import embed_clip
 from strf_core.retrieval.keys import data_key, model_key
 from strf_core.retrieval.search import INDEXES, FaissIndex, topk_cosine
 
@@ -197,23 +197,23 @@ class Gallery:
                 self.data_key = new_key
                 self._memory.clear()
 
-    def model_key(self, model: nn.Module) -> str:
+    def model_key(self, model: ReIDModel) -> str:
         """The key of ``model`` with the calling context's STRF branches and this gallery's
         extraction settings."""
         return model_key(model, self.settings)
 
-    def features(self, model: nn.Module, *, progress: bool = False) -> Tensor:
+    def features(self, model: ReIDModel, *, progress: bool = False) -> Tensor:
         """The gallery's embeddings for ``model`` under the current branch switches.
 
         From memory, else from the disk cache, else embedded with
-        :func:`~strf_core.engine.evaluate.extract_features` and cached.
+        :func:`~strf_core.features.extract_features` and cached.
 
         Shape:
             ``(G, D)``, float32 on the CPU.
         """
         return self._entry(model, progress)[0]
 
-    def _entry(self, model: nn.Module, progress: bool) -> tuple[Tensor, FaissIndex | None]:
+    def _entry(self, model: ReIDModel, progress: bool) -> tuple[Tensor, FaissIndex | None]:
         key = self.model_key(model)
         with self._lock:
             data = self.data_key
@@ -239,7 +239,7 @@ class Gallery:
 
     def precompute(
         self,
-        model: nn.Module,
+        model: ReIDModel,
         branch_sets: Sequence[Sequence[str]] | None = None,
         *,
         progress: bool = False,
@@ -273,7 +273,7 @@ class Gallery:
                 self.features(model, progress=progress)
         return embedded
 
-    def embed_query(self, model: nn.Module, query: Tracklet | Tensor) -> Tensor:
+    def embed_query(self, model: ReIDModel, query: Tracklet | Tensor) -> Tensor:
         """A query's embedding with this gallery's settings.
 
         Args:
@@ -293,7 +293,7 @@ class Gallery:
             )
         return embed_clip(model, query, chunk_len=self._extract["chunk_len"])
 
-    def score(self, model: nn.Module, feature: Tensor, pid: int, camid: int) -> QueryScore:
+    def score(self, model: ReIDModel, feature: Tensor, pid: int, camid: int) -> QueryScore:
         """Rank of the first true match and AP of a query, over the whole gallery.
 
         Args:
@@ -321,7 +321,7 @@ class Gallery:
 
     def rank(
         self,
-        model: nn.Module,
+        model: ReIDModel,
         query: Tracklet | Tensor,
         *,
         k: int = 10,

@@ -13,7 +13,13 @@ from strf_core.data.datasets.folder import TrackletFolder
 from strf_core.data.datasets.ilids_vid import ILIDSVID
 from strf_core.data.datasets.mars import Mars
 from strf_core.data.datasets.prid2011 import PRID2011
-from strf_core.data.datasets.registry import build_dataset, dataset_class, list_datasets
+from strf_core.data.datasets.registry import (
+    build_dataset,
+    dataset_class,
+    dataset_options,
+    datasets_with_option,
+    list_datasets,
+)
 
 __all__ = [
     "ILIDSVID",
@@ -27,5 +33,7 @@ __all__ = [
     "add_data_parser",
     "build_dataset",
     "dataset_class",
+    "dataset_options",
+    "datasets_with_option",
     "list_datasets",
 ]

@@ -4,6 +4,10 @@ A loader reads only what it must to build the splits (name lists, ``.mat`` table
 listings). It never opens or stats a frame at construction, so a real MARS (about a million
 frames) loads in seconds; ``validate=True`` checks that every frame exists, and
 ``strf data check`` also decodes every image.
+
+A dataset also says what it knows about its tracklets beyond ``(frames, pid, camid)``: hard-case
+query subsets and look-alike groups, which only a synthetic world records (the generator's
+metadata file beside the data). The engine asks the dataset and never where it came from.
 """
 
 from __future__ import annotations
@@ -178,6 +182,8 @@ class ReIDDataset:
     """
 
     name: ClassVar[str] = ""
+    # Keyword options of the constructor beyond ``validate`` (see registry.dataset_options).
+    options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -257,6 +263,44 @@ class ReIDDataset:
             f"{type(self).__name__}(root={str(self.root)!r}, train={len(self.train)}, "
             f"query={len(self.query)}, gallery={len(self.gallery)})"
         )
+
+    def _synthetic_meta(self) -> Path:
+        """Where a synthetic world keeps its generator metadata (absent for real data)."""
+        from strf_core.synth.metadata import META_NAME
+
+        return Path(self.root) / META_NAME
+
+    def query_subsets(self) -> dict[str, np.ndarray]:
+        """Hard-case subsets of the queries, scored separately by the evaluation.
+
+        Returns:
+            ``{name: mask}``, boolean arrays over :attr:`query` (a synthetic world's
+            ``"lookalike"``, ``"occluded"``, ``"misaligned"`` and ``"clean"``); ``{}`` for data
+            that records none (every real dataset).
+        """
+        if not self._synthetic_meta().is_file():
+            return {}
+        from strf_core.synth.metadata import subset_masks
+
+        return subset_masks(self.root, self.query)
+
+    def lookalike_groups(self, tracklets: Sequence[Tracklet] | None = None) -> list[int | None]:
+        """The look-alike group of each of ``tracklets`` (default: :attr:`train`), ``None`` for
+        an identity in no group. Identities that look the same are known only to a synthetic
+        world's generator (for :class:`~strf_core.data.samplers.LookalikeBatchSampler`).
+
+        Raises:
+            DatasetError: the dataset records no look-alike groups (real data).
+        """
+        meta = self._synthetic_meta()
+        if not meta.is_file():
+            raise DatasetError(
+                f"look-alike groups come from the generator's {meta.name}; {self.root} has none: "
+                "real data gives no such labels"
+            )
+        from strf_core.synth.metadata import lookalike_groups
+
+        return lookalike_groups(self.root, self.train if tracklets is None else tracklets)
 
     def frame_paths(self) -> Iterator[str]:
         """Every distinct frame path of the three splits, each once, in split order."""

@@ -15,11 +15,11 @@ from PIL import Image, UnidentifiedImageError
 
 from strf_core.data.datasets.base import DatasetError
 from strf_core.data.datasets.mars import PROTOCOLS
-from strf_core.data.datasets.registry import build_dataset, list_datasets
+from strf_core.data.datasets.registry import build_dataset, datasets_with_option, list_datasets
 
 # Options that only some datasets take: the CLI rejects them elsewhere instead of ignoring them.
-_SPLIT_ID_DATASETS = ("ilids_vid", "prid2011")
-_PROTOCOL_DATASETS = ("mars",)
+_SPLIT_ID_DATASETS = datasets_with_option("split_id")
+_PROTOCOL_DATASETS = datasets_with_option("protocol")
 
 
 def frame_problem(path: str, *, full: bool = False) -> str | None:

@@ -101,6 +101,7 @@ class ILIDSVID(ReIDDataset):
     """
 
     name = "ilids_vid"
+    options = ("split_id",)
 
     def __init__(
         self, root: str | os.PathLike[str], *, split_id: int = 0, validate: bool = False

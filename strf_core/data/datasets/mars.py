@@ -214,6 +214,7 @@ class Mars(ReIDDataset):
     """
 
     name = "mars"
+    options = ("protocol",)
 
     def __init__(
         self, root: str | os.PathLike[str], *, protocol: str = "torchreid", validate: bool = False

@@ -60,6 +60,7 @@ class PRID2011(ReIDDataset):
     """
 
     name = "prid2011"
+    options = ("split_id",)
 
     def __init__(
         self, root: str | os.PathLike[str], *, split_id: int = 0, validate: bool = False

@@ -28,8 +28,8 @@ def build_dataset(name: str, root: str | os.PathLike[str], **kwargs: Any) -> ReI
     Args:
         name: one of :func:`list_datasets`.
         root: the dataset folder.
-        **kwargs: options of the dataset class: ``split_id`` (``ilids_vid``, ``prid2011``),
-            ``protocol`` (``mars``), ``validate`` (all).
+        **kwargs: options of the dataset class (:func:`dataset_options`: ``split_id`` for
+            ``ilids_vid`` and ``prid2011``, ``protocol`` for ``mars``) and ``validate`` (all).
 
     Returns:
         The dataset, with ``.train``, ``.query`` and ``.gallery`` lists of tracklets.
@@ -50,3 +50,24 @@ def dataset_class(name: str) -> type[ReIDDataset]:
     if name not in _DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(list_datasets())}")
     return _DATASETS[name]
+
+
+def dataset_options(name: str, **values: Any) -> dict[str, Any]:
+    """The options among ``values`` that dataset ``name`` takes, for :func:`build_dataset`.
+
+    The one place that knows which dataset takes which option: callers hold every option
+    (``split_id``, ``protocol``) and pass them all.
+
+    Example:
+        ``dataset_options("ilids_vid", split_id=3, protocol="ap3d") == {"split_id": 3}``
+
+    Raises:
+        ValueError: an unknown dataset name.
+    """
+    options = dataset_class(name).options
+    return {key: value for key, value in values.items() if key in options}
+
+
+def datasets_with_option(option: str) -> list[str]:
+    """Names of the datasets that take ``option`` (``"split_id"``: iLIDS-VID, PRID-2011)."""
+    return [name for name in list_datasets() if option in _DATASETS[name].options]
