@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from strf_core.cli.data import add_synth_parser
 from strf_core.data import mars_format
 from strf_core.data.histogram_baseline import _chance_ap, evaluate, rank_scores
 from strf_core.data.mars_format import MarsTracklet, frame_name, parse_frame_name, write_mars
@@ -22,7 +23,6 @@ from strf_core.data.synthetic import (
     META_NAME,
     PRESETS,
     SynthError,
-    add_synth_parser,
     generate,
     load_metadata,
     lookalike_gaits,
