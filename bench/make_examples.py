@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from strf_core.benchmark import Setup, ensure_data
 from strf_core.data.synthetic import load_metadata
+from strf_core.experiments import Setup, ensure_data
 
 FPS = 8  # a slow walk is easier to look at
 
