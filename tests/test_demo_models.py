@@ -75,9 +75,7 @@ def test_demo_model_reproduces_its_recorded_metrics(world, name, strf):
     assert got.mAP == pytest.approx(want["mAP"], abs=2e-3)
     assert got.rank1 == pytest.approx(want["rank1"], abs=0.02)
     for subset in ("lookalike", "occluded", "misaligned"):
-        assert got.subsets[subset].mAP == pytest.approx(
-            want["subsets"][subset]["mAP"], abs=5e-3
-        )
+        assert got.subsets[subset].mAP == pytest.approx(want["subsets"][subset]["mAP"], abs=5e-3)
     # Trained models, far from chance on the full split (chance mAP is about 0.02 there).
     assert record["metrics"]["mAP"] > 0.3
 
