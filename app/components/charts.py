@@ -13,7 +13,7 @@ from app import resources as R
 
 METRICS = {"mAP": "mAP", "rank1": "R@1"}
 # Every query, then each synthetic hard case, as the charts title them.
-SUBSET_TITLES: dict[str | None, str] = {None: "overall", **R.SUBSET_WORDS}
+SUBSET_TITLES: dict[str | None, str] = {None: "overall"} | {s: R.SUBSET_WORDS[s] for s in R.SUBSETS}
 PAPER = "paper, MARS"  # the paper's numbers: another dataset and a ResNet-50
 COLORS = ("#636EFA", "#EF553B", "#00CC96", "#AB63FA", "#FFA15A", "#19D3F3")
 BASELINE_COLOR = "#9E9E9E"
