@@ -338,7 +338,7 @@ def difference(sa: Stat, sb: Stat) -> Difference | None:
     spread = 100 * max(spreads) if spreads else None
     t = None
     if len(spreads) == 2:
-        se = math.sqrt(sum(s.std**2 / len(s.values) for s in (sa, sb)))  # type: ignore[operator]
+        se = math.sqrt(sum(s.std**2 / len(s.values) for s in (sa, sb)))
         t = points / (100 * se) if se > 0 else math.inf
     return Difference(points, spread, t)
 
