@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import threading
 from collections.abc import Sequence
@@ -43,11 +42,20 @@ from strf_core.demo import (
     load_model,
     model_gallery,
 )
+from strf_core.experiments import (
+    CellRecord,
+    Report,
+    Row,
+    Stat,
+    difference,
+    read_reports,
+    records_by_row,
+)
 from strf_core.explain import as_images, inspect_unit, mask_view, overlay, similarity_gradcam
-from strf_core.metrics import cosine_distance, evaluate_rank
+from strf_core.metrics import cosine_distance, evaluate_rank_subsets
 from strf_core.models import count_parameters, parameter_table
 from strf_core.retrieval import Gallery, QueryScore, Ranking, load_clip
-from strf_core.synth import OCCLUDER_KINDS
+from strf_core.synth import OCCLUDER_KINDS, SUBSETS
 from strf_core.synth.occlude import occlude
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
@@ -58,7 +66,6 @@ BRANCH_LABELS = {
     "s_fine": "spatial fine",
     "s_coarse": "spatial coarse",
 }
-SUBSETS = ("lookalike", "occluded", "misaligned")
 SUBSET_WORDS = {"lookalike": "look-alike", "occluded": "occluded", "misaligned": "misaligned"}
 
 if os.environ.get("STRF_TORCH_THREADS"):
@@ -445,14 +452,10 @@ def table2() -> list[dict]:
 
 
 @st.cache_data(show_spinner=False)
-def results() -> dict[str, dict]:
-    """The benchmark and ablation tables of ``docs/results/`` (``{}`` where absent)."""
-    out = {}
-    for name in ("benchmark", "ablations", "recipe"):
-        path = RESULTS_DIR / f"{name}.json"
-        if path.is_file():
-            out[name] = json.loads(path.read_text())
-    return out
+def results() -> dict[str, Report]:
+    """The benchmark, ablation and recipe reports of ``docs/results/`` by name (absent ones
+    left out)."""
+    return read_reports(RESULTS_DIR)
 
 
 @st.cache_data(hash_funcs=HASH, show_spinner=False)
@@ -469,54 +472,29 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
     q = queries_gallery.features(model.model)
     g = settings.features(model.model)
     distances = cosine_distance(q, g).numpy()
-    q_pids, q_cams = queries_gallery.pids, queries_gallery.camids
-    out = {}
-    masks = {"all": np.ones(len(q_pids), dtype=bool)} | {
-        s: np.asarray(ws.subsets[s], dtype=bool) for s in SUBSETS if s in ws.subsets
+    subsets = {s: ws.subsets[s] for s in SUBSETS if s in ws.subsets}
+    scores = evaluate_rank_subsets(
+        distances,
+        queries_gallery.pids,
+        settings.pids,
+        queries_gallery.camids,
+        settings.camids,
+        subsets,
+        max_rank,
+    )
+    return {
+        name: {"cmc": [float(x) for x in r["cmc"]], "mAP": float(r["mAP"])}
+        for name, r in scores.items()
     }
-    for name, mask in masks.items():
-        r = evaluate_rank(
-            distances[mask], q_pids[mask], settings.pids, q_cams[mask], settings.camids, max_rank
-        )
-        out[name] = {"cmc": [float(x) for x in r["cmc"]], "mAP": float(r["mAP"])}
-    return out
-
-
-def seed_difference(a: dict, b: dict):
-    """STRF's (``b``) difference from the baseline (``a``) against the seed spread, as the
-    benchmark's tables judge it (:func:`strf_core.benchmark.difference`)."""
-    from strf_core.benchmark import difference
-
-    return difference(a, b)
 
 
 @st.cache_data(show_spinner=False)
-def seed_results(group: str = "benchmark") -> dict[str, list[dict]]:
-    """The per-seed records of one results table's rows, read from ``docs/results/cells/``
-    (they keep rank-5 and rank-10, which the tables leave out); seeds not run are absent.
-
-    Returns:
-        ``{row label: [{"seed", "device", "wall_s", "mAP", "rank1", "rank5", "rank10",
-        "num_queries", "subsets"}, ...]}`` (fractions, as in the cells).
-    """
-    from strf_core.benchmark import ablation_cells, benchmark_cells
-
-    table = results().get("benchmark" if group == "benchmark" else "ablations", {})
-    rows = [r for r in table.get("rows", []) if r["group"] == group]
-    seeds = sorted({s for r in rows for s in r["seeds_planned"]})
-    cells = benchmark_cells(seeds) if group == "benchmark" else ablation_cells(seeds, [group])
-    out: dict[str, list[dict]] = {}
-    for cell in cells:
-        path = RESULTS_DIR / "cells" / f"{cell.key}.json"
-        if path.is_file():
-            record = json.loads(path.read_text())
-            run = {
-                "seed": cell.seed,
-                "device": record.get("device"),
-                "wall_s": record.get("wall_s"),
-            }
-            out.setdefault(cell.label, []).append(run | record["metrics"])
-    return out
+def seed_results(group: str = "benchmark") -> dict[str, list[CellRecord]]:
+    """The per-seed records of one table group's rows (``"benchmark"`` or an ablation group),
+    read from ``docs/results/cells/`` (they keep rank-5 and rank-10, which the tables leave
+    out), by row label; seeds not run are absent."""
+    report = results().get("benchmark" if group == "benchmark" else "ablations")
+    return records_by_row(RESULTS_DIR, report, group) if report else {}
 
 
 __all__ = [
@@ -524,8 +502,14 @@ __all__ = [
     "BRANCH_NAMES",
     "DISPLAY_SIZE",
     "OCCLUDER_KINDS",
+    "SUBSETS",
+    "SUBSET_WORDS",
     "Analysis",
+    "CellRecord",
     "QueryInfo",
+    "Report",
+    "Row",
+    "Stat",
     "Upload",
     "Workspace",
     "analyse",
@@ -533,6 +517,7 @@ __all__ = [
     "cmc",
     "custom_workspace",
     "demo_workspace",
+    "difference",
     "examples",
     "gallery_thumbnail",
     "inspect",
@@ -545,6 +530,7 @@ __all__ = [
     "read_upload",
     "resize_for",
     "results",
+    "seed_results",
     "start_precompute",
     "strf_units",
     "table2",

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from strf_core.benchmark import Setup, ensure_data
+from strf_core.experiments import Setup, ensure_data
 from strf_core.synth import load_metadata
 
 FPS = 8  # a slow walk is easier to look at

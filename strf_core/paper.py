@@ -2,8 +2,10 @@
 
 Aich et al., ICCV 2021, Table 2 (baseline improvement): model size ``P(M)`` in millions of
 parameters and MARS / DukeMTMC-VideoReID mAP and R@1 (%), for each 3D baseline with and
-without STRF (ResNet-50, STRF in stages 2-3). The paper gives no row for C2D. The ablation
-numbers (Table 4, Table 5, Fig. 4) live beside their cells in :mod:`strf_core.benchmark`.
+without STRF (ResNet-50, STRF in stages 2-3). The paper gives no row for C2D.
+
+The ablations' MARS numbers (Table 4, Table 5, Fig. 4), which the experiment grids of
+:mod:`strf_core.experiments` set beside their rows, follow Table 2.
 """
 
 from __future__ import annotations
@@ -38,3 +40,59 @@ def paper_millions(count: int) -> float:
     """A parameter count as the paper's ``P(M)`` column prints it: millions, truncated to two
     decimals (57,344 added weights print as "+0.05 M")."""
     return int(count // 10_000) / 100
+
+
+# --------------------------------------------------------------------------- ablations
+
+
+class MarsScore(NamedTuple):
+    """The paper's MARS mAP and R@1 (%) of one row; ``None`` where it gives no number."""
+
+    mAP: float | None  # noqa: N815 (the metric's name)
+    rank1: float | None
+
+
+NO_NUMBER = MarsScore(None, None)
+P3DC_BASELINE = MarsScore(*TABLE2[("p3dc_resnet50", False)][1:3])
+# STRF-P3D-C with every default: all four branches, stages 2-3, (r_fine, r_coarse) = (1, 3), max
+# pooling, t->s. The reference row of every ablation.
+STRF_P3DC = MarsScore(*TABLE2[("p3dc_resnet50", True)][1:3])
+
+# Table 4 (which branches): (row, branches, score). Its check marks are garbled in our text of
+# the paper; the rows follow its printed order (singles s_fine, s_coarse, t_dynamic, t_static;
+# then spatial pair, temporal pair, the two cross pairs), read from the visible marks. All four
+# is :data:`STRF_P3DC`.
+TABLE4: tuple[tuple[str, tuple[str, ...], MarsScore], ...] = (
+    ("s_fine", ("s_fine",), MarsScore(85.2, 89.7)),
+    ("s_coarse", ("s_coarse",), MarsScore(85.1, 89.9)),
+    ("t_dynamic", ("t_dynamic",), MarsScore(85.2, 89.9)),
+    ("t_static", ("t_static",), MarsScore(85.1, 90.0)),
+    ("spatial (s_fine+s_coarse)", ("s_fine", "s_coarse"), MarsScore(85.5, 90.1)),
+    ("temporal (t_dynamic+t_static)", ("t_dynamic", "t_static"), MarsScore(85.3, 89.7)),
+    ("s_fine+t_dynamic", ("s_fine", "t_dynamic"), MarsScore(85.4, 90.0)),
+    ("s_coarse+t_static", ("s_coarse", "t_static"), MarsScore(85.7, 90.1)),
+)
+
+# Table 5 (after which stages): (row, stages, score). Stages 2-3 is :data:`STRF_P3DC`.
+TABLE5: tuple[tuple[str, tuple[int, ...], MarsScore], ...] = (
+    ("1", (1,), MarsScore(83.4, 88.8)),
+    ("1-2", (1, 2), MarsScore(83.6, 89.0)),
+    ("1-2-3", (1, 2, 3), MarsScore(84.7, 89.3)),
+    ("2-3-4", (2, 3, 4), MarsScore(85.5, 90.0)),
+    ("1-2-3-4", (1, 2, 3, 4), MarsScore(83.7, 88.7)),
+)
+
+# Fig. 4 is a plot: only the values its text states are typed in (best 86.1 at (1, 3), max
+# pooling and t->s; (1, 5) 0.2 and (3, 5) 0.4 lower; parallel about 0.4 lower).
+FIG4A: dict[tuple[int, int], MarsScore] = {
+    (1, 1): NO_NUMBER,
+    (1, 3): STRF_P3DC,
+    (1, 5): MarsScore(85.9, None),
+    (3, 5): MarsScore(85.7, None),
+}
+FIG4B: dict[str, MarsScore] = {"max": STRF_P3DC, "avg": NO_NUMBER}
+FIG4C: dict[str, MarsScore] = {
+    "t->s": STRF_P3DC,
+    "s->t": NO_NUMBER,
+    "parallel": MarsScore(85.7, None),
+}

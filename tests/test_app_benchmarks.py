@@ -145,13 +145,14 @@ def test_benchmarks_page():
 def test_rows_not_run_and_missing_paper_numbers(monkeypatch):
     """A group whose cells are not run yet shows "not run" and "—", never a number."""
     from app import resources as R
+    from strf_core.experiments import Report
 
     real = json.loads((RESULTS / "ablations.json").read_text())
     row = json.loads(json.dumps(real["rows"][0]))
     row |= {"group": "fig4b", "label": "not yet", "paper_mars": [None, None], "seeds": []}
     row["stats"] = {k: {"mean": None, "std": None, "values": []} for k in row["stats"]}
     partial = real | {"rows": [real["rows"][0], row], "cells_finished": 1, "cells_planned": 2}
-    monkeypatch.setattr(R, "results", lambda: {"ablations": partial})
+    monkeypatch.setattr(R, "results", lambda: {"ablations": Report.from_dict(partial)})
     at = _page()
     line = _table_with(at, ["not yet"]).loc["not yet"]
     assert line["mAP"] == "not run" and line["R@1"] == "not run"

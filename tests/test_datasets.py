@@ -13,6 +13,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
+from strf_core.cli.data import add_data_parser
 from strf_core.data import writers
 from strf_core.data.datasets import (
     ILIDSVID,
@@ -21,7 +22,6 @@ from strf_core.data.datasets import (
     DukeMTMCVideoReID,
     Mars,
     TrackletFolder,
-    add_data_parser,
     build_dataset,
     dataset_options,
     datasets_with_option,

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from strf_core import cli
-from strf_core.benchmark import evaluate_checkpoint
 from strf_core.data.user import read_tracklet
 from strf_core.demo import (
     demo_dataset,
@@ -18,6 +17,7 @@ from strf_core.demo import (
     model_gallery,
 )
 from strf_core.engine.checkpoint import load_trained_model
+from strf_core.experiments import evaluate_checkpoint
 from strf_core.synth import META_NAME
 
 MODELS = Path(__file__).resolve().parents[1] / "sample_data" / "models"
@@ -70,14 +70,12 @@ def test_demo_model_reproduces_its_recorded_metrics(world, name, strf):
     check = record["check"]
     got = evaluate_checkpoint(directory, world, num_ids=check["num_ids"])
     want = check["metrics"]
-    assert got["num_queries"] == want["num_queries"]
+    assert got.num_queries == want["num_queries"]
     # Same data and weights; only float summation order may differ between machines.
-    assert got["mAP"] == pytest.approx(want["mAP"], abs=2e-3)
-    assert got["rank1"] == pytest.approx(want["rank1"], abs=0.02)
+    assert got.mAP == pytest.approx(want["mAP"], abs=2e-3)
+    assert got.rank1 == pytest.approx(want["rank1"], abs=0.02)
     for subset in ("lookalike", "occluded", "misaligned"):
-        assert got["subsets"][subset]["mAP"] == pytest.approx(
-            want["subsets"][subset]["mAP"], abs=5e-3
-        )
+        assert got.subsets[subset].mAP == pytest.approx(want["subsets"][subset]["mAP"], abs=5e-3)
     # Trained models, far from chance on the full split (chance mAP is about 0.02 there).
     assert record["metrics"]["mAP"] > 0.3
 

@@ -10,6 +10,7 @@ from strf_core.metrics import (
     aggregate_splits,
     cosine_distance,
     evaluate_rank,
+    evaluate_rank_subsets,
     rank_queries,
     summarize,
 )
@@ -96,3 +97,18 @@ def test_cosine_distance():
     g = torch.tensor([[3.0, 0.0], [-1.0, 0.0], [1.0, 1.0]])
     expected = torch.tensor([[0.0, 2.0, 1 - 2**-0.5], [1.0, 1.0, 1 - 2**-0.5]])
     torch.testing.assert_close(cosine_distance(q, g, block_size=1), expected)
+
+
+def test_subsets_score_as_their_queries_alone():
+    rng = np.random.default_rng(0)
+    q_pids, g_pids = rng.integers(0, 6, 30), rng.integers(0, 6, 80)
+    q_cams, g_cams = rng.integers(0, 3, 30), rng.integers(0, 3, 80)
+    dist = rng.random((30, 80))
+    masks = {"even": np.arange(30) % 2 == 0, "first": np.arange(30) < 7}
+    out = evaluate_rank_subsets(dist, q_pids, g_pids, q_cams, g_cams, masks, max_rank=10)
+    assert set(out) == {"all", "even", "first"}
+    for name, mask in {"all": np.ones(30, bool), **masks}.items():
+        want = evaluate_rank(dist[mask], q_pids[mask], g_pids, q_cams[mask], g_cams, max_rank=10)
+        assert out[name]["mAP"] == pytest.approx(want["mAP"])
+        np.testing.assert_allclose(out[name]["cmc"], want["cmc"])
+        assert out[name]["num_valid"] == want["num_valid"]

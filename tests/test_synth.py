@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import scipy.io
 
+from strf_core.cli.data import add_synth_parser
 from strf_core.data.datasets.mars import (
     INFO_FILES,
     MAT_VARIABLES,
@@ -32,7 +33,6 @@ from strf_core.synth import (
     parse_size,
     plan_world,
 )
-from strf_core.synth.generator import add_synth_parser
 
 SIZE = (128, 64)
 

@@ -25,11 +25,12 @@ def what_this_is(ws: R.Workspace) -> str:
     if all(value is not None for value, _ in scores):
         reached = " and ".join(f"{_pct(value)} ({name})" for value, name in scores)
         text += f"; on this split they reach {reached} mAP"
-    rows = R.results().get("benchmark", {}).get("rows", [])
-    base = next((r for r in rows if "baseline" in r["label"].lower()), None)
-    strf = next((r for r in rows if "strf" in r["label"].lower()), None)
-    a, b = (row["stats"].get("mAP") if row else None for row in (base, strf))
-    d = R.seed_difference(a, b) if a and b else None
+    report = R.results().get("benchmark")
+    rows = report.rows if report else []
+    base = next((r for r in rows if "baseline" in r.label.lower()), None)
+    strf = next((r for r in rows if "strf" in r.label.lower()), None)
+    a, b = (row.stat("mAP") if row else None for row in (base, strf))
+    d = R.difference(a, b) if a and b else None
     if d is not None:
         if d.spread is None:
             verdict = "one seed each, so no spread to judge by"
@@ -37,8 +38,8 @@ def what_this_is(ws: R.Workspace) -> str:
             verdict = f"STRF {'ahead' if d.points > 0 else 'behind'} by more than the seed spread"
         else:
             verdict = "within noise of each other"
-        means = " vs ".join(f"{_pct(s['mean'])} ± {_pct(s['std'] or 0)}" for s in (a, b))
-        text += f", {verdict} (benchmark, {len(b['values'])} seeds: {means})"
+        means = " vs ".join(f"{_pct(s.mean)} ± {_pct(s.std or 0)}" for s in (a, b))
+        text += f", {verdict} (benchmark, {len(b.values)} seeds: {means})"
     return (
         f"{text}, so expect distractors and look-alikes among the top hits of both. The maps "
         "are Grad-CAM (layer4) of the similarity to one gallery tracklet; a frame left without "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,41 @@ def load_weights(model: nn.Module, directory: str | Path) -> nn.Module:
 def load_training_state(directory: str | Path) -> TrainingState:
     path = resolve_checkpoint(directory) / STATE
     return TrainingState(**torch.load(path, map_location="cpu", weights_only=True))
+
+
+def export_checkpoint(
+    source: str | Path, target: str | Path, *, extra_files: Mapping[str, str] | None = None
+) -> Path:
+    """Copy a checkpoint for inference only, replacing ``target``.
+
+    Weights and config are copied as they are; ``state.pt`` keeps epoch, step and metrics
+    (:func:`load_trained_model` wants the file) but not the optimizer, scheduler and RNG states
+    (Adam's moments would triple the size). The copy is made in ``<target>.tmp`` and renamed
+    into place.
+
+    Args:
+        source: a checkpoint directory (its ``.old`` twin after an interrupted swap).
+        target: the directory to write.
+        extra_files: text files to write beside (name -> text), e.g. an evaluation record.
+
+    Returns:
+        ``target``.
+    """
+    source, target = resolve_checkpoint(source), Path(target)
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copy2(source / WEIGHTS, tmp / WEIGHTS)
+    shutil.copy2(source / CONFIG, tmp / CONFIG)
+    state = load_training_state(source)
+    state.optimizer, state.scheduler, state.rng = {}, {}, {}
+    torch.save(state.__dict__, tmp / STATE)
+    for name, text in (extra_files or {}).items():
+        (tmp / name).write_text(text)
+    _fsync_files(tmp)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
 
 
 def load_trained_model(

@@ -5,6 +5,7 @@ from strf_core.metrics.rank import (
     QueryResults,
     aggregate_splits,
     evaluate_rank,
+    evaluate_rank_subsets,
     rank_queries,
     summarize,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "aggregate_splits",
     "cosine_distance",
     "evaluate_rank",
+    "evaluate_rank_subsets",
     "rank_queries",
     "summarize",
 ]

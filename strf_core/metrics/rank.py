@@ -11,7 +11,7 @@ few tens of MB at most beyond the distance matrix itself.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -174,6 +174,40 @@ def evaluate_rank(
             "no query has a true match in its gallery (after removing same-camera matches)"
         )
     return summarize(results, max_rank=max_rank)
+
+
+def evaluate_rank_subsets(
+    distmat: ArrayLike,
+    q_pids: ArrayLike,
+    g_pids: ArrayLike,
+    q_camids: ArrayLike,
+    g_camids: ArrayLike,
+    subsets: Mapping[str, ArrayLike],
+    max_rank: int = 50,
+) -> dict[str, dict]:
+    """:func:`evaluate_rank` over every query (``"all"``) and over each subset of the queries,
+    ranking the gallery once.
+
+    Args:
+        subsets: boolean masks over the queries by name (e.g. the synthetic look-alike,
+            occluded and misaligned queries).
+
+    Returns:
+        ``{"all": summary, name: summary, ...}``, each as :func:`summarize` returns it (a
+        subset without a valid query has NaN scores).
+
+    Raises:
+        ValueError: as :func:`evaluate_rank`.
+    """
+    results = rank_queries(distmat, q_pids, g_pids, q_camids, g_camids)
+    if not results.valid.any():
+        raise ValueError(
+            "no query has a true match in its gallery (after removing same-camera matches)"
+        )
+    out = {"all": summarize(results, max_rank=max_rank)}
+    for name, mask in subsets.items():
+        out[name] = summarize(results, max_rank=max_rank, mask=mask)
+    return out
 
 
 def aggregate_splits(runs: Sequence[dict]) -> dict:

@@ -11,10 +11,8 @@ CLI: ``strf synth ROOT --preset tiny|demo|medium|full --seed N --size 256x128|12
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
-import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,7 +26,7 @@ from strf_core.data.datasets.mars import SPLIT_DIRS, pid_folder
 from strf_core.data.writers.mars import layout_split, write_info
 from strf_core.synth.ground_truth import mask_path, write_masks
 from strf_core.synth.metadata import META_NAME, world_metadata, write_metadata
-from strf_core.synth.plan import PRESETS, SynthError, WorldConfig, plan_world, resolve_config
+from strf_core.synth.plan import SynthError, WorldConfig, plan_world, resolve_config
 from strf_core.synth.render import TrackletRenderer
 from strf_core.synth.specs import RenderSpec
 
@@ -212,56 +210,3 @@ def _install(tmp: Path, root: Path) -> None:
     tmp.rename(root)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _cmd_synth(args: argparse.Namespace) -> int:
-    try:
-        size = parse_size(args.size)
-        summary = generate(
-            args.root,
-            preset=args.preset,
-            seed=args.seed,
-            size=size,
-            workers=args.workers,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-        )
-    except SynthError as error:
-        print(f"strf synth: error: {error}", file=sys.stderr)
-        return 2
-    ids = summary.identities
-    print(
-        f"wrote {summary.root}: {ids['train']}+{ids['test']} identities, "
-        f"{summary.tracklets['train']}+{summary.tracklets['test']} tracklets (train+test), "
-        f"{summary.queries} queries, {summary.frames} frames in {summary.seconds:.1f} s"
-    )
-    return 0
-
-
-def add_synth_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``strf synth ROOT --preset --seed --size --workers`` to a subparsers object."""
-    p = subparsers.add_parser(
-        "synth",
-        help="generate a synthetic tracklet world in MARS format",
-        description="Generate a procedural world of walking people as a MARS dataset "
-        f"(ROOT/bbox_train, bbox_test, info/, {META_NAME}).",
-    )
-    p.add_argument("root", help="dataset folder to create")
-    p.add_argument(
-        "--preset",
-        default="demo",
-        choices=list(PRESETS),
-        help="tiny (tests), demo (sample data), full",
-    )
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives byte-identical files")
-    p.add_argument(
-        "--size", default="256x128", help="frame HEIGHTxWIDTH: 256x128 (default) or 128x64"
-    )
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="drawing processes")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing synthetic dataset")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_synth)
-    return p

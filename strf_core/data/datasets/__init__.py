@@ -7,7 +7,6 @@ Folders that do not follow their format raise :class:`DatasetError`, naming the 
 """
 
 from strf_core.data.datasets.base import DatasetError, ReIDDataset, SplitStats
-from strf_core.data.datasets.check import add_data_parser
 from strf_core.data.datasets.dukemtmc_vid import DukeMTMCVideoReID
 from strf_core.data.datasets.folder import TrackletFolder
 from strf_core.data.datasets.ilids_vid import ILIDSVID
@@ -30,7 +29,6 @@ __all__ = [
     "ReIDDataset",
     "SplitStats",
     "TrackletFolder",
-    "add_data_parser",
     "build_dataset",
     "dataset_class",
     "dataset_options",

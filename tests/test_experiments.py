@@ -7,25 +7,30 @@ import json
 
 import pytest
 
-from strf_core import benchmark
-from strf_core.benchmark import (
+from strf_core import cli
+from strf_core.cli.experiments import add_ablate_parser, add_benchmark_parser
+from strf_core.engine.config import load_config
+from strf_core.engine.trainer import build_model_for
+from strf_core.experiments import (
     BASELINE,
+    BENCHMARK_REPORT,
     RECIPE_VARIANTS,
     TUNED_VARIANT,
     Cell,
+    CellMetrics,
+    CellRecord,
+    CellSettingsError,
     Setup,
     ablation_cells,
-    add_ablate_parser,
-    add_benchmark_parser,
     aggregate,
     benchmark_cells,
     compare,
+    ensure_data,
     recipe_cells,
     run_cells,
+    runner,
     write_report,
 )
-from strf_core.engine.config import load_config
-from strf_core.engine.trainer import build_model_for
 from strf_core.synth import lookalike_groups as benchmark_lookalike_groups
 
 
@@ -59,6 +64,24 @@ def _fake_record(metric: float) -> dict:
     }
 
 
+def _record(cell: Cell, metric: float) -> CellRecord:
+    """A finished cell's record whose every metric is ``metric``, run in one second."""
+    return CellRecord(
+        group=cell.group,
+        label=cell.label,
+        seed=cell.seed,
+        overrides=list(cell.overrides),
+        paper_mars=cell.paper,
+        metrics=CellMetrics.from_evaluation(_fake_record(metric)),
+        protocol="test",
+        wall_s=1.0,
+        device="cpu",
+        world={},
+        config={},
+        finished="",
+    )
+
+
 def test_runner_trains_each_cell_once_and_skips_finished_ones(tmp_path):
     setup = _tiny_setup(tmp_path)
     cells = benchmark_cells([0])
@@ -88,7 +111,7 @@ def test_runner_trains_each_cell_once_and_skips_finished_ones(tmp_path):
     third = run_cells(setup, cells, train=fake, log=lambda _: None)
     assert trained == [True]
     assert third[TUNED_BASELINE] == first[TUNED_BASELINE]
-    assert third[TUNED_STRF]["metrics"]["mAP"] == 0.5
+    assert third[TUNED_STRF].metrics.mAP == 0.5
 
 
 def test_a_result_made_with_another_recipe_is_not_mixed_in(tmp_path):
@@ -96,7 +119,7 @@ def test_a_result_made_with_another_recipe_is_not_mixed_in(tmp_path):
     cells = benchmark_cells([0])[:1]
     run_cells(setup, cells, train=lambda c, p: _fake_record(0.3), log=lambda _: None)
     setup.epochs = 2
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(CellSettingsError, match="other settings"):
         run_cells(setup, cells, train=lambda c, p: _fake_record(0.3), log=lambda _: None)
 
 
@@ -113,7 +136,7 @@ def test_time_limit_leaves_cells_not_run_and_tables_say_so(tmp_path):
         log=lambda _: None,
     )
     assert list(records) == [TUNED_BASELINE]
-    md, js = write_report("benchmark", "t", "strf benchmark", setup, cells, records)
+    md, js = write_report(BENCHMARK_REPORT, "strf benchmark", setup, cells, records)
     text = md.read_text()
     assert "| P3D-C baseline | 1/2 | 40.0 |" in text
     assert "| STRF-P3D-C | 0/2 | not run |" in text
@@ -129,11 +152,11 @@ def test_mean_spread_and_the_plain_verdict():
     records = {}
     for cell in cells:
         kind = "baseline" if cell.overrides[: len(BASELINE)] == BASELINE else "strf"
-        records[cell.key] = {"metrics": _fake_record(maps[kind][cell.seed]), "wall_s": 1.0}
+        records[cell.key] = _record(cell, maps[kind][cell.seed])
     rows = aggregate(cells, records)
-    base = next(r for r in rows if r["label"] == "P3D-C baseline")
-    assert base["stats"]["mAP"]["mean"] == pytest.approx(0.42)
-    assert base["stats"]["mAP"]["std"] == pytest.approx(0.02)
+    base = next(r for r in rows if r.label == "P3D-C baseline")
+    assert base.stat("mAP").mean == pytest.approx(0.42)
+    assert base.stat("mAP").std == pytest.approx(0.02)
     lines = compare(rows, "P3D-C baseline", "STRF-P3D-C")
     assert lines[0] == (
         "- overall mAP: STRF-P3D-C - P3D-C baseline = +9.0 points, "
@@ -189,7 +212,7 @@ def test_a_failing_cell_is_reported_and_the_grid_goes_on(tmp_path):
 
     records = run_cells(setup, cells, train=train, log=lambda _: None)
     assert list(records) == [TUNED_BASELINE]
-    md, _ = write_report("benchmark", "t", "strf benchmark", setup, cells, records)
+    md, _ = write_report(BENCHMARK_REPORT, "strf benchmark", setup, cells, records)
     assert (
         "- `strf_batch_p_4_batch_k_8__seed0`: RuntimeError: kernel larger than the feature map"
         in md.read_text()
@@ -208,17 +231,17 @@ def _fake_cli(monkeypatch, tmp_path, metric=0.5):
         trained.append(config)
         return _fake_record(metric)
 
-    monkeypatch.setattr(benchmark, "_train", fake_train)
-    monkeypatch.setattr(benchmark, "ensure_data", lambda setup, progress=False: tmp_path / "w")
+    monkeypatch.setattr(runner, "_train", fake_train)
+    monkeypatch.setattr(runner, "ensure_data", lambda setup, progress=False: tmp_path / "w")
     common = ["--results", str(tmp_path / "results"), "--work-dir", str(tmp_path / "work")]
     return trained, [*common, "--quiet", "--device", "cpu"]
 
 
 def test_ablate_of_some_groups_keeps_every_group_in_the_tables(monkeypatch, tmp_path):
     trained, common = _fake_cli(monkeypatch, tmp_path)
-    assert benchmark.main(["ablate", "--groups", "fig4b", *common]) == 0
+    assert cli.main(["ablate", "--groups", "fig4b", *common]) == 0
     assert len(trained) == 2  # max (the default STRF) and avg
-    assert benchmark.main(["ablate", "--groups", "fig4c", "--seeds", "0", "1", *common]) == 0
+    assert cli.main(["ablate", "--groups", "fig4c", "--seeds", "0", "1", *common]) == 0
     assert len(trained) == 2 + 2 + 3  # fig4c's two others at seed 0, all three at seed 1
     text = (tmp_path / "results" / "ablations.md").read_text()
     # fig4b, run before, is still there (it used to be dropped); the groups never run are
@@ -273,7 +296,7 @@ def test_recipe_variants_are_the_same_for_baseline_and_strf_and_build():
 
 def test_recipe_command_tabulates_every_variant_with_verdicts(monkeypatch, tmp_path):
     trained, common = _fake_cli(monkeypatch, tmp_path)
-    assert benchmark.main(["recipe", "--variants", "base", "seq8", *common]) == 0
+    assert cli.main(["recipe", "--variants", "base", "seq8", *common]) == 0
     assert [c.data.seq_len for c in trained] == [4, 4, 8, 8]
     text = (tmp_path / "results" / "recipe.md").read_text()
     assert "strf recipe --seeds 0 " in text
@@ -297,7 +320,7 @@ def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_
 
     setup = _tiny_setup(tmp_path)
     overrides = [*setup.overrides(Cell("", "", BASELINE)), "data.sampler=lookalike", "device=cpu"]
-    root = benchmark.ensure_data(setup)
+    root = ensure_data(setup)
     trainer = Trainer.from_config(
         load_config(None, [*overrides, f"data.root={root}"]), progress=False
     )
@@ -317,4 +340,28 @@ def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_
     with pytest.raises(ConfigError, match=r"data\.sampler: expected one of identity, lookalike"):
         Trainer.from_config(
             load_config(None, [*overrides, "data.sampler=hard", f"data.root={root}"])
+        )
+
+
+def test_typed_results_read_and_write_the_stored_files_key_for_key():
+    """Every stored cell and report of docs/results/ reads into its type and writes back the
+    same JSON, in the same key order (the reports re-render byte-identical from them)."""
+    from pathlib import Path
+
+    from strf_core.experiments import Report
+    from strf_core.experiments.results import json_text
+
+    results = Path(__file__).resolve().parents[1] / "docs" / "results"
+    cells = sorted((results / "cells").glob("*.json"))
+    assert cells
+    for path in cells:
+        assert json_text(CellRecord.read(path).to_dict()) == path.read_text(), path
+    for name in ("benchmark", "ablations", "recipe"):
+        path = results / f"{name}.json"
+        report = Report.from_dict(json.loads(path.read_text()))
+        assert json_text(report.to_dict()) == path.read_text(), path
+        row = report.rows[0]
+        assert (
+            row.stat("mAP", "lookalike").to_dict()
+            == json.loads(path.read_text())["rows"][0]["stats"]["lookalike/mAP"]
         )

@@ -1,49 +1,13 @@
-"""The ``strf`` command line.
-
-Subcommands: ``models`` (registered models and parameter counts), ``synth`` (write a synthetic
-world in the MARS layout), ``data check`` (validate a dataset folder), ``train``, ``eval``,
-``export-onnx``, ``demo`` (prepare the dashboard's demo data), ``benchmark``, ``ablate`` and
-``recipe`` (the synthetic benchmark, the paper's ablations and training-recipe variants). Bad
-arguments, missing files and mismatched checkpoints end in one ``strf: error: ...`` line and exit
-status 2 (set ``STRF_DEBUG=1`` for the traceback).
-"""
+"""``strf train``, ``strf eval`` and ``strf export-onnx``: a model from a config to numbers."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from strf_core.benchmark import add_ablate_parser, add_benchmark_parser, add_recipe_parser
-from strf_core.data.datasets import DatasetError, add_data_parser, datasets_with_option
-from strf_core.data.pipeline import FrameReadError
-from strf_core.engine.checkpoint import CheckpointError
+from strf_core.data.datasets import datasets_with_option
 from strf_core.engine.config import ConfigError
-from strf_core.models import build_model, count_parameters, list_models
-from strf_core.synth.generator import add_synth_parser
-
-USER_ERRORS = (ConfigError, DatasetError, CheckpointError, FrameReadError, OSError, ValueError)
-
-
-def _cmd_models(args: argparse.Namespace) -> int:
-    rows = []
-    for name in list_models():
-        if args.filter and args.filter not in name:
-            continue
-        base = count_parameters(build_model(name, num_classes=args.num_classes))
-        with_strf = count_parameters(build_model(name, num_classes=args.num_classes, strf=True))
-        rows.append({"model": name, "params": base, "params_strf_2_3": with_strf})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    print(f"{'model':<20} {'params':>12} {'+STRF (2-3)':>12} {'added':>8}")
-    for r in rows:
-        added = r["params_strf_2_3"] - r["params"]
-        print(f"{r['model']:<20} {r['params']:>12,} {r['params_strf_2_3']:>12,} {added:>8,}")
-    return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -132,7 +96,7 @@ def describe_protocol(dataset: str, data) -> str:
     if dataset == "mars":
         gallery = "query + gallery" if data.protocol == "ap3d" else "non-query test tracklets"
         return f"MARS, {data.protocol} protocol (gallery = {gallery}), {mode}"
-    if dataset in ("ilids_vid", "prid2011"):
+    if dataset in datasets_with_option("split_id"):
         return f"{dataset}, split {data.split_id} (query cam 1, gallery cam 2), {mode}"
     return f"{dataset}, {mode}"
 
@@ -221,36 +185,9 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from strf_core.demo import cache_root, prepare_demo
-
-    seconds = prepare_demo(
-        workers=args.workers, all_branch_sets=args.all_branch_sets, progress=not args.quiet
-    )
-    print(
-        f"demo data ready in {sum(seconds.values()):.0f} s under {cache_root()} "
-        "($STRF_CACHE); start the dashboard with: streamlit run app/main.py"
-    )
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="strf", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("models", help="list the registered models with their parameter counts")
-    p.add_argument("--num-classes", type=int, default=625, help="classifier size (MARS: 625)")
-    p.add_argument("--filter", default="", help="only models whose name contains this")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=_cmd_models)
-
-    add_data_parser(sub)
-    add_synth_parser(sub)
-    add_benchmark_parser(sub)
-    add_ablate_parser(sub)
-    add_recipe_parser(sub)
-
-    p = sub.add_parser(
+def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``strf train``."""
+    p = subparsers.add_parser(
         "train",
         help="train a model from a YAML config (resumes from OUTPUT_DIR/last)",
         description="Train (and periodically evaluate) a model; see configs/ for the paper's "
@@ -278,7 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser(
+
+def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``strf eval``."""
+    p = subparsers.add_parser(
         "eval",
         help="evaluate a checkpoint on a dataset's query and gallery",
         description="Embed query and gallery with a trained checkpoint and print mAP and CMC, "
@@ -296,24 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser(
-        "demo",
-        help="prepare the dashboard's demo data (world and gallery embeddings) ahead of time",
-        description="Generate the demo world from its seed and embed its gallery with both "
-        "demo models into the cache ($STRF_CACHE or ~/.cache/strf), so the dashboard's first "
-        "page opens in seconds. Steps already done are read back. The dashboard does this "
-        "itself when it has to, more slowly (one process).",
-    )
-    p.add_argument("--workers", type=int, help="generator processes (default: every core)")
-    p.add_argument(
-        "--all-branch-sets",
-        action="store_true",
-        help="also embed the gallery for all 16 STRF branch sets (the dashboard's toggles)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser(
+def add_export_onnx_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``strf export-onnx``."""
+    p = subparsers.add_parser(
         "export-onnx",
         help="export a checkpoint to ONNX",
         description="Export a trained checkpoint to ONNX (dynamic batch; clip size from its "
@@ -323,19 +249,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="the .onnx file to write")
     p.add_argument("--frames", type=int, help="frames per clip (default: the config's seq_len)")
     p.set_defaults(func=_cmd_export_onnx)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except USER_ERRORS as err:
-        if os.environ.get("STRF_DEBUG"):
-            raise
-        print(f"strf {args.command}: error: {err}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,206 @@
+"""``strf benchmark``, ``strf ablate``, ``strf recipe``: run a grid's missing cells, then
+re-render its report from every stored cell (:mod:`strf_core.experiments`)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from strf_core.experiments import (
+    ABLATION_GROUPS,
+    ABLATIONS_REPORT,
+    BENCHMARK_REPORT,
+    DEFAULT_EPOCHS,
+    RECIPE_REPORT,
+    RECIPE_VARIANT_NAMES,
+    Cell,
+    ReportSpec,
+    Setup,
+    ablation_cells,
+    benchmark_cells,
+    export_demo_model,
+    recipe_cells,
+    run_grid,
+    write_report,
+)
+from strf_core.synth import parse_size
+
+
+def _setup(args: argparse.Namespace) -> Setup:
+    return Setup(
+        results=Path(args.results),
+        work=Path(args.work_dir).expanduser(),
+        preset=args.preset,
+        world_seed=args.world_seed,
+        size=parse_size(args.size),
+        clip_size=parse_size(args.clip_size),
+        epochs=args.epochs,
+        device=args.device,
+        workers=args.workers,
+        extra=list(args.set),
+    )
+
+
+def _command(args: argparse.Namespace, seeds: Sequence[int]) -> str:
+    """The command that reproduces (and completes) the whole table: every seed it shows, and
+    only the options that change the results (no ``--groups``, ``--variants``)."""
+    parts = ["strf", args.command, "--seeds", *map(str, seeds)]
+    parts += ["--epochs", str(args.epochs), "--size", args.size, "--clip-size", args.clip_size]
+    parts += ["--preset", args.preset]
+    parts += ["--world-seed", str(args.world_seed), "--results", str(args.results)]
+    for item in args.set:
+        parts += ["--set", item]
+    return shlex.join(parts)
+
+
+def _run_report(
+    args: argparse.Namespace, spec: ReportSpec, cells_now: Sequence[Cell]
+) -> tuple[Setup, dict]:
+    """Run ``cells_now`` (those not finished), then write ``spec``'s report of the whole grid
+    (every group or variant, every stored seed); return the setup and the finished records."""
+    setup = _setup(args)
+    cells, records, seeds = run_grid(
+        setup,
+        spec.grid,
+        cells_now,
+        args.seeds,
+        max_minutes=args.max_minutes,
+        progress=not args.quiet,
+        log=print,
+    )
+    md, _ = write_report(spec, _command(args, seeds), setup, cells, records)
+    print(f"wrote {md}")
+    return setup, records
+
+
+def _cmd_benchmark(args: argparse.Namespace) -> int:
+    # Every stored seed stays in the table (``--seeds 0 --demo-models`` must not drop 1 and 2).
+    setup, records = _run_report(args, BENCHMARK_REPORT, benchmark_cells(args.seeds))
+    if args.demo_models:
+        target = Path(args.demo_models)
+        cells = benchmark_cells(args.seeds[:1])
+        for cell, name in zip(cells, ("baseline", "strf"), strict=True):
+            if cell.key not in records:
+                print(f"{cell.key} is not finished: no demo model {name}", file=sys.stderr)
+                return 1
+            out = export_demo_model(
+                setup.run_dir(cell), target / name, records[cell.key], setup.data_root
+            )
+            print(f"wrote {out}")
+    return 0
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    # The table is the whole grid: the groups not asked for this time are read back from their
+    # stored cells (a run of one group must not drop the others from ablations.md).
+    _run_report(args, ABLATIONS_REPORT, ablation_cells(args.seeds, args.groups))
+    return 0
+
+
+def _cmd_recipe(args: argparse.Namespace) -> int:
+    _run_report(args, RECIPE_REPORT, recipe_cells(args.seeds, args.variants))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser, seeds: list[int]) -> None:
+    p.add_argument("--seeds", type=int, nargs="+", default=seeds, help="training seeds")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs of every cell")
+    p.add_argument("--preset", default="demo", help="synthetic world preset (tiny, demo, full)")
+    p.add_argument("--world-seed", type=int, default=0, help="seed of the synthetic world")
+    p.add_argument("--size", default="128x64", help="frame HEIGHTxWIDTH (128x64 or 256x128)")
+    p.add_argument("--clip-size", default="64x32", help="HEIGHTxWIDTH of the clips the models see")
+    p.add_argument("--results", default="docs/results", help="tables and cells/ go here")
+    p.add_argument(
+        "--work-dir",
+        default="~/.cache/strf",
+        help="cache of the synthetic data (synth/) and the training runs (runs/)",
+    )
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument("--workers", type=int, default=1, help="DataLoader workers")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra config override for every cell, e.g. --set model.name=p3dc_resnet50",
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="start no new cell after this many minutes (0: no limit); re-run to continue",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``strf benchmark`` (baseline vs STRF over seeds) to a subparsers object."""
+    p = subparsers.add_parser(
+        "benchmark",
+        help="train and compare the P3D-C baseline and STRF-P3D-C on synthetic data",
+        description="Train the tiny P3D-C baseline and STRF-P3D-C on the synthetic demo world "
+        "for several seeds; write docs/results/benchmark.md and .json. Resumable.",
+    )
+    _common(p, [0, 1, 2])
+    p.add_argument(
+        "--demo-models",
+        metavar="DIR",
+        help="also export the first seed's two models to DIR/baseline and DIR/strf",
+    )
+    p.set_defaults(func=_cmd_benchmark)
+    return p
+
+
+def add_ablate_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``strf ablate`` (the paper's Table 4, Table 5, Fig. 4 grids) to a subparsers object."""
+    p = subparsers.add_parser(
+        "ablate",
+        help="re-run the paper's ablation grids on synthetic data (resumable)",
+        description="Table 4 (branches), Table 5 (stages), Fig. 4a (r pairs), 4b (pooling), "
+        "4c (integration) and our design choices (similarity, residual), beside the paper's "
+        "MARS numbers; write docs/results/ablations.md and .json. Resumable.",
+    )
+    _common(p, [0])
+    p.add_argument(
+        "--groups",
+        nargs="+",
+        choices=ABLATION_GROUPS,
+        help="grids to run (default: all); ablations.md still shows every grid, the others "
+        "read back from their stored cells",
+    )
+    p.set_defaults(func=_cmd_ablate)
+    return p
+
+
+def add_recipe_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``strf recipe`` (training-recipe variants, baseline and STRF) to a subparsers object."""
+    p = subparsers.add_parser(
+        "recipe",
+        help="try training-recipe variants on the baseline and STRF alike (resumable)",
+        description="Train the baseline and STRF under variants of the base recipe "
+        "(8-frame clips, 40 epochs, look-alike batches, other P x K); write "
+        "docs/results/recipe.md and .json with every variant. Resumable. 'lookalike' uses the "
+        "synthetic world's look-alike groups: knowledge real data would not give.",
+    )
+    _common(p, [0])
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        choices=RECIPE_VARIANT_NAMES,
+        help="variants to run (default: all); 'base' is the ablations' recipe, 'p4k8' the "
+        "benchmark's, 'lookalike' "
+        "(data.sampler=lookalike) puts look-alike identities in one batch using the synthetic "
+        "metadata: not possible on real data",
+    )
+    p.set_defaults(func=_cmd_recipe)
+    return p
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``strf benchmark``, ``strf ablate`` and ``strf recipe``."""
+    add_benchmark_parser(subparsers)
+    add_ablate_parser(subparsers)
+    add_recipe_parser(subparsers)
