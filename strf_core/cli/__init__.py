@@ -2,8 +2,9 @@
 
 Subcommands: ``models`` (registered models and parameter counts), ``synth`` (write a synthetic
 world in the MARS layout), ``data check`` (validate a dataset folder), ``train``, ``eval``,
-``export-onnx``, ``demo`` (prepare the dashboard's demo data), ``benchmark``, ``ablate`` and
-``recipe`` (the synthetic benchmark, the paper's ablations and training-recipe variants). Bad
+``export-onnx``, ``demo`` (prepare the dashboard's demo data), ``benchmark``, ``ablate``,
+``recipe`` (the synthetic benchmark, the paper's ablations and training-recipe variants) and
+``evidence`` (Fig. 5 measured against the synthetic world's ground truth). Bad
 arguments, missing files and mismatched checkpoints end in one ``strf: error: ...`` line and exit
 status 2 (set ``STRF_DEBUG=1`` for the traceback).
 
@@ -14,7 +15,7 @@ parses arguments and prints::
     data.py         synth, data check
     train.py        train, eval, export-onnx
     demo.py         demo
-    experiments.py  benchmark, ablate, recipe
+    experiments.py  benchmark, ablate, recipe, evidence
 """
 
 from __future__ import annotations

@@ -226,8 +226,8 @@ RECIPE_REPORT = ReportSpec(
     title="Recipe tuning on the synthetic benchmark: the same recipe for baseline and STRF",
     grid=recipe_cells,
     notes=(
-        "- 'base recipe': `RECIPE` in `strf_core/experiments/grids.py`, the ablations' recipe and its "
-        "own cells (4-frame clips, 25 epochs with lr 1e-3 x0.1 at 17, random P x K = 8 x 4 "
+        "- 'base recipe': `RECIPE` in `strf_core/experiments/grids.py`, the ablations' recipe "
+        "and its own cells (4-frame clips, 25 epochs with lr 1e-3 x0.1 at 17, random P x K = 8 x 4 "
         "batches). 'P x K = 4 x 8' is the tuned recipe the benchmark and the demo models use. "
         "Each variant changes one thing of it (the combined rows: two), for the baseline and "
         "STRF alike; its overrides are in the cells' JSON and names "
