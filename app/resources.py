@@ -32,9 +32,6 @@ import torch
 
 from strf_core import BRANCH_NAMES, active_branches
 from strf_core.data.datasets import ReIDDataset, build_dataset
-from strf_core.data.occlude import occlude
-from strf_core.data.render import OCCLUDER_KINDS
-from strf_core.data.synthetic import META_NAME, subset_masks
 from strf_core.data.transforms import ClipTransform
 from strf_core.data.user import DEFAULT_LIMITS, UserTracklet, labels_from_names, read_uploads
 from strf_core.demo import (
@@ -51,6 +48,8 @@ from strf_core.metrics import cosine_distance, evaluate_rank
 from strf_core.models import count_parameters, parameter_table
 from strf_core.package_data import results_dir
 from strf_core.retrieval import Gallery, QueryScore, Ranking, load_clip
+from strf_core.synth import META_NAME, OCCLUDER_KINDS, subset_masks
+from strf_core.synth.occlude import occlude
 
 RESULTS_DIR = results_dir()  # docs/results/, the checkout's or an installed wheel's copy
 DISPLAY_SIZE = (128, 64)  # (H, W) frames are shown at (the demo world's size)

@@ -40,11 +40,11 @@ from _common import device_facts, interleaved_medians, markdown_table, write_jso
 
 from strf_core import active_branches, build_model
 from strf_core.data.datasets import build_dataset
-from strf_core.data.synthetic import generate
 from strf_core.data.tracklet import Tracklet
 from strf_core.engine.checkpoint import load_trained_model
 from strf_core.explain import similarity_gradcam
 from strf_core.retrieval import Gallery, load_clip
+from strf_core.synth import generate
 
 SIZE = (128, 64)
 QUERY_FRAMES = 16

@@ -1,6 +1,6 @@
 """How hard the synthetic world is: a non-learned colour-histogram matcher on the demo preset.
 
-Scores :mod:`strf_core.data.histogram_baseline` (torchreid MARS protocol, every frame's central
+Scores :mod:`strf_core.baselines.histogram` (torchreid MARS protocol, every frame's central
 half, grey-world colour normalisation, stripe HSV histograms) overall and on the query subsets,
 beside chance (a random ranking of the same galleries). ``within_group`` ranks each look-alike
 query against its group's tracklets in other cameras only: there it must sit at chance.
@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import markdown_table, write_json
 
-from strf_core.data.histogram_baseline import evaluate
-from strf_core.data.synthetic import generate, load_metadata, parse_size
+from strf_core.baselines.histogram import evaluate
+from strf_core.synth import generate, load_metadata, parse_size
 
 
 def main() -> None:

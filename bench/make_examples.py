@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from strf_core.benchmark import Setup, ensure_data
-from strf_core.data.synthetic import load_metadata
+from strf_core.synth import load_metadata
 
 FPS = 8  # a slow walk is easier to look at
 

@@ -29,8 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import device_facts, markdown_table, write_json
 
-from strf_core.data.render import TrackletRenderer
-from strf_core.data.synthetic import WorldConfig, generate, plan_world
+from strf_core.synth import TrackletRenderer, WorldConfig, generate, plan_world
 
 SIZES = ((128, 64), (256, 128))
 

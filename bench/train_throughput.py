@@ -27,9 +27,9 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import device_facts, markdown_table, write_json
 
-from strf_core.data.synthetic import generate
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import Trainer
+from strf_core.synth import generate
 
 # Dense bf16 tensor-core peaks (FLOP/s), by device name.
 PEAK_BF16 = {

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from strf_core.data.synthetic import META_NAME, generate
+from strf_core.synth import META_NAME, generate
 
 SUBSETS = ("lookalike", "occluded", "misaligned")
 METRICS = ("mAP", "rank1")
@@ -884,9 +884,9 @@ def evaluate_checkpoint(
         :func:`_metrics` of the evaluation (overall and per subset).
     """
     from strf_core.data.datasets import build_dataset
-    from strf_core.data.synthetic import subset_masks
     from strf_core.engine.checkpoint import load_trained_model
     from strf_core.engine.evaluate import evaluate
+    from strf_core.synth import subset_masks
 
     model, config = load_trained_model(directory, device)
     data = config.data
@@ -947,7 +947,7 @@ def export_demo_model(run_dir: Path, target: Path, record: dict, data_root: Path
 
 
 def _setup(args: argparse.Namespace) -> Setup:
-    from strf_core.data.synthetic import parse_size
+    from strf_core.synth import parse_size
 
     return Setup(
         results=Path(args.results),

@@ -20,10 +20,10 @@ from pathlib import Path
 from strf_core.benchmark import add_ablate_parser, add_benchmark_parser, add_recipe_parser
 from strf_core.data.datasets import DatasetError, add_data_parser
 from strf_core.data.pipeline import FrameReadError
-from strf_core.data.synthetic import add_synth_parser
 from strf_core.engine.checkpoint import CheckpointError
 from strf_core.engine.config import ConfigError
 from strf_core.models import build_model, count_parameters, list_models
+from strf_core.synth.generator import add_synth_parser
 
 USER_ERRORS = (ConfigError, DatasetError, CheckpointError, FrameReadError, OSError, ValueError)
 

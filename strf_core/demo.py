@@ -28,11 +28,11 @@ from typing import Any
 from torch import nn
 
 from strf_core.data.datasets import ReIDDataset, build_dataset
-from strf_core.data.synthetic import META_NAME, generate
 from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
 from strf_core.package_data import sample_data_dir
 from strf_core.retrieval import Gallery
+from strf_core.synth import META_NAME, generate
 
 SAMPLE_DATA = sample_data_dir()  # in the checkout, or inside an installed wheel
 MODELS_DIR = SAMPLE_DATA / "models"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from strf_core.data.synthetic import generate, subset_masks
 from strf_core.demo import MODELS_DIR, demo_dataset, demo_world, example_tracklets
+from strf_core.synth import generate, subset_masks
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest

@@ -24,9 +24,9 @@ from strf_core.benchmark import (
     run_cells,
     write_report,
 )
-from strf_core.data.synthetic import lookalike_groups as benchmark_lookalike_groups
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import build_model_for
+from strf_core.synth import lookalike_groups as benchmark_lookalike_groups
 
 
 def _tiny_setup(tmp_path) -> Setup:
@@ -290,8 +290,8 @@ def test_recipe_command_tabulates_every_variant_with_verdicts(monkeypatch, tmp_p
 
 
 def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_path):
-    from strf_core.data.formats import write_tiny_mars
     from strf_core.data.samplers import LookalikeBatchSampler
+    from strf_core.data.writers import write_tiny_mars
     from strf_core.engine.config import ConfigError
     from strf_core.engine.trainer import Trainer
 

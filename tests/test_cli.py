@@ -28,7 +28,7 @@ def test_strf_entry_point_runs():
 
 
 def _tiny_run(tmp_path):
-    from strf_core.data.formats import write_tiny_mars
+    from strf_core.data.writers import write_tiny_mars
 
     root = write_tiny_mars(tmp_path / "mars", size=(64, 32))
     args = ["train", "--data-root", str(root), "--output-dir", str(tmp_path / "run"), "--quiet"]
@@ -102,7 +102,7 @@ def test_eval_rejects_a_checkpoint_that_does_not_match_its_config(tmp_path, caps
 
 
 def test_train_all_splits_reports_mean_and_spread(tmp_path, capsys):
-    from strf_core.data.formats import write_tiny_ilids
+    from strf_core.data.writers import write_tiny_ilids
 
     root = write_tiny_ilids(tmp_path / "ilids", size=(64, 32))
 

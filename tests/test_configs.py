@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from strf_core.data.datasets import build_dataset
-from strf_core.data.formats import write_tiny_duke, write_tiny_ilids, write_tiny_mars
 from strf_core.data.pipeline import build_train_loader
+from strf_core.data.writers import write_tiny_duke, write_tiny_ilids, write_tiny_mars
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import build_model_for, dataset_kwargs
 from strf_core.models import count_parameters
@@ -61,3 +61,19 @@ def test_recipe_parses_and_builds_on_a_tiny_tree(path, tiny_roots):
     )
     batch = next(iter(loader))
     assert batch.clip.shape == (2 * config.data.batch_k, 3, 4, 256, 128)
+
+
+SYNTHETIC = sorted((Path(__file__).resolve().parents[1] / "configs" / "synthetic").glob("*.yaml"))
+
+
+def test_the_demo_models_baseline_and_strf_share_one_recipe():
+    """configs/synthetic/: the demo models' pair differs in the attention unit (and where the
+    run goes) only, and selects on a validation split, never on the test split."""
+    by_name = {p.stem: load_config(p) for p in SYNTHETIC}
+    baseline, strf = by_name["demo128_p3dc"], by_name["demo128_strf_p3dc"]
+    assert (baseline.model.strf, strf.model.strf) == (False, True)
+    strf.model.strf = baseline.model.strf
+    strf.output_dir = baseline.output_dir
+    assert strf == baseline
+    assert baseline.data.val_ids > 0 and baseline.patience > 0
+    assert (baseline.data.height, baseline.data.width) == (128, 64)

@@ -13,7 +13,7 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from strf_core.data import formats
+from strf_core.data import writers
 from strf_core.data.datasets import (
     ILIDSVID,
     PRID2011,
@@ -26,6 +26,7 @@ from strf_core.data.datasets import (
     list_datasets,
 )
 from strf_core.data.datasets.check import find_frame_problems
+from strf_core.data.datasets.mars import frame_name
 from strf_core.data.tracklet import Tracklet
 
 
@@ -57,13 +58,13 @@ def _run_check(argv: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def mars_root(tmp_path_factory) -> Path:
-    return formats.write_tiny_mars(tmp_path_factory.mktemp("data") / "mars")
+    return writers.write_tiny_mars(tmp_path_factory.mktemp("data") / "mars")
 
 
 @pytest.fixture(scope="module")
 def ilids_root(tmp_path_factory) -> Path:
     # The release's shape: 300 people, a 10 x 300 split table.
-    return formats.write_tiny_ilids(tmp_path_factory.mktemp("data") / "ilids-vid")
+    return writers.write_tiny_ilids(tmp_path_factory.mktemp("data") / "ilids-vid")
 
 
 # --- registry ---------------------------------------------------------------------------------
@@ -138,7 +139,7 @@ def test_mars_unknown_protocol(mars_root):
 
 
 def test_mars_reads_lf_lists_and_torchreid_data_root(tmp_path, mars_root):
-    formats.write_tiny_mars(tmp_path / "mars", crlf=False)
+    writers.write_tiny_mars(tmp_path / "mars", crlf=False)
     assert b"\r" not in (tmp_path / "mars" / "info" / "train_name.txt").read_bytes()
     lf = build_dataset("mars", tmp_path)  # torchreid's data root: holds mars/
     crlf = build_dataset("mars", mars_root)
@@ -156,7 +157,7 @@ def test_mars_reads_lf_lists_and_torchreid_data_root(tmp_path, mars_root):
 
 def test_mars_frames_sorted_by_frame_number(tmp_path):
     # Listed out of order, and past F999 (four digits) where text order would put F1000 first.
-    root = formats.write_tiny_mars(
+    root = writers.write_tiny_mars(
         tmp_path / "mars",
         train=[(3, 2, [2, 1, 3]), (4, 1, [1000, 999])],
         test=[(8, 1, 1), (8, 2, 1)],
@@ -208,7 +209,7 @@ def test_mars_real_size_index_loads_fast(tmp_path):
             pid, cam = pids[i % len(pids)], 1 + i % 6
             start = len(names) + 1
             number = i // len(pids) + 1  # tracklets count up per person
-            names += [formats.mars_name(pid, cam, number, f) for f in range(1, 59)]
+            names += [frame_name(pid, cam, number, f) for f in range(1, 59)]
             rows.append([start, len(names), pid, cam])
         (info / f"{split}_name.txt").write_bytes("".join(n + "\r\n" for n in names).encode())
         scipy.io.savemat(info / f"tracks_{split}_info.mat", {f"track_{split}_info": np.int32(rows)})
@@ -239,7 +240,7 @@ def test_mars_real_size_index_loads_fast(tmp_path):
     ],
 )
 def test_mars_bad_info_files_are_named(tmp_path, file, content, message):
-    root = formats.write_tiny_mars(tmp_path / "mars")
+    root = writers.write_tiny_mars(tmp_path / "mars")
     path = root / "info" / file
     path.unlink()
     if isinstance(content, dict):
@@ -260,7 +261,7 @@ def test_mars_bad_info_files_are_named(tmp_path, file, content, message):
     ],
 )
 def test_mars_bad_rows_are_named(tmp_path, row, message):
-    root = formats.write_tiny_mars(tmp_path / "mars")
+    root = writers.write_tiny_mars(tmp_path / "mars")
     path = root / "info" / "tracks_train_info.mat"
     table = scipy.io.loadmat(path)["track_train_info"]
     table[2] = row
@@ -273,7 +274,7 @@ def test_mars_bad_rows_are_named(tmp_path, row, message):
 
 
 def test_duke_splits_and_the_f0002_tracklet_keeps_every_frame(tmp_path):
-    root = formats.write_tiny_duke(tmp_path / "duke")
+    root = writers.write_tiny_duke(tmp_path / "duke")
     quirk = root / "train" / "0007" / "0001"
     assert sorted(p.name for p in quirk.iterdir()) == [
         "0007C8F0002X80002.jpg",
@@ -300,14 +301,14 @@ def test_duke_splits_and_the_f0002_tracklet_keeps_every_frame(tmp_path):
         _duke(root, "gallery", 30, 1, 4, [1, 2], 30),
     ]
     # torchreid's data root works too.
-    nested = formats.write_tiny_duke(tmp_path / "r" / "dukemtmc-vidreid" / "DukeMTMC-VideoReID")
+    nested = writers.write_tiny_duke(tmp_path / "r" / "dukemtmc-vidreid" / "DukeMTMC-VideoReID")
     assert len(build_dataset("dukemtmc_vid", tmp_path / "r").train) == 4 and nested.is_dir()
 
 
 def test_duke_reads_underscore_names(tmp_path):
     folder = tmp_path / "duke" / "train" / "0003" / "0001"
     for frame in (10, 9):
-        formats.write_image(folder / f"0003_C2_F{frame:04d}_X0001{frame}.jpg", (1, 2, 3))
+        writers.write_image(folder / f"0003_C2_F{frame:04d}_X0001{frame}.jpg", (1, 2, 3))
     for split in ("query", "gallery"):
         (tmp_path / "duke" / split).mkdir()
     data = build_dataset("dukemtmc_vid", tmp_path / "duke")
@@ -320,7 +321,7 @@ def test_duke_reads_underscore_names(tmp_path):
 
 @pytest.mark.parametrize("fault", ["empty", "person", "name", "pid", "cameras", "split"])
 def test_duke_bad_folders_are_named(tmp_path, fault):
-    root = formats.write_tiny_duke(tmp_path / "duke")
+    root = writers.write_tiny_duke(tmp_path / "duke")
     folder = root / "query" / "0010" / "0001"
     if fault == "empty":
         for f in folder.iterdir():
@@ -330,13 +331,13 @@ def test_duke_bad_folders_are_named(tmp_path, fault):
         (root / "query" / "tom").mkdir()
         message = r"query/tom: person folders are numbers"
     elif fault == "name":
-        formats.write_image(folder / "frame7.jpg", (0, 0, 0))
+        writers.write_image(folder / "frame7.jpg", (0, 0, 0))
         message = r"frame7\.jpg: not a DukeMTMC-VideoReID frame name"
     elif fault == "pid":
-        formats.write_image(folder / "0011C1F0009X10009.jpg", (0, 0, 0))
+        writers.write_image(folder / "0011C1F0009X10009.jpg", (0, 0, 0))
         message = r"query/0010/0001: frames named for pid 11, in the folder of pid 10"
     elif fault == "cameras":
-        formats.write_image(folder / "0010C3F0009X10009.jpg", (0, 0, 0))
+        writers.write_image(folder / "0010C3F0009X10009.jpg", (0, 0, 0))
         message = r"query/0010/0001: frames from several cameras \[1, 3\]"
     else:
         os.rename(root / "gallery", root / "gallery_old")
@@ -390,7 +391,7 @@ def test_ilids_splits_follow_the_table(ilids_root, split_id):
 
 def test_ilids_tiny_table_by_hand(tmp_path):
     # People 1, 2, 3, 5 -> folders person001, 002, 003, 005; split 0 = [3, 1, | 4, 2].
-    root = formats.write_tiny_ilids(
+    root = writers.write_tiny_ilids(
         tmp_path, people=[1, 2, 3, 5], ls_set=np.array([[3, 1, 4, 2], [2, 4, 1, 3]], float)
     )
     seq = root / "i-LIDS-VID" / "sequences"
@@ -417,7 +418,7 @@ def test_ilids_tiny_table_by_hand(tmp_path):
 
 @pytest.mark.parametrize("fault", ["table", "variable", "index", "people", "empty", "shape"])
 def test_ilids_bad_folders_are_named(tmp_path, fault):
-    root = formats.write_tiny_ilids(
+    root = writers.write_tiny_ilids(
         tmp_path, people=[1, 2, 3, 5], ls_set=np.array([[3, 1, 4, 2]], float)
     )
     mat = root / "train-test people splits" / "train_test_splits_ilidsvid.mat"
@@ -453,7 +454,7 @@ PRID_SPLITS = [
 
 
 def test_prid_writer_follows_the_release(tmp_path):
-    root = formats.write_tiny_prid(tmp_path)
+    root = writers.write_tiny_prid(tmp_path)
     cams = root / "prid_2011" / "multi_shot"
     assert len(list((cams / "cam_a").iterdir())) == 6 and len(list((cams / "cam_b").iterdir())) == 8
     assert (cams / "cam_b" / "person_0008" / "0001.png").is_file()
@@ -467,7 +468,7 @@ def test_prid_writer_follows_the_release(tmp_path):
 
 
 def test_prid_splits_use_the_list_order_of_the_splits_file(tmp_path):
-    root = formats.write_tiny_prid(tmp_path / "prid2011", num_people_a=4, splits=PRID_SPLITS)
+    root = writers.write_tiny_prid(tmp_path / "prid2011", num_people_a=4, splits=PRID_SPLITS)
     a, b = (root / "prid_2011" / "multi_shot" / c for c in ("cam_a", "cam_b"))
     for split_id, data_root in ((0, root), (1, tmp_path)):  # also torchreid's data root
         data = build_dataset("prid2011", data_root, split_id=split_id)
@@ -489,7 +490,7 @@ def test_prid_splits_use_the_list_order_of_the_splits_file(tmp_path):
 
 @pytest.mark.parametrize("fault", ["missing", "json", "field", "range", "person"])
 def test_prid_bad_folders_are_named(tmp_path, fault):
-    root = formats.write_tiny_prid(tmp_path, num_people_a=4, splits=PRID_SPLITS)
+    root = writers.write_tiny_prid(tmp_path, num_people_a=4, splits=PRID_SPLITS)
     path = root / "splits_prid2011.json"
     split_id = 0
     if fault == "missing":
@@ -515,7 +516,7 @@ def test_prid_bad_folders_are_named(tmp_path, fault):
 
 
 def test_folder_layout(tmp_path):
-    root = formats.write_tiny_folder(tmp_path)
+    root = writers.write_tiny_folder(tmp_path)
     data = build_dataset("folder", root)
     assert isinstance(data, TrackletFolder)
 
@@ -538,7 +539,7 @@ def test_folder_layout(tmp_path):
 
 
 def test_folder_relative_root_gives_absolute_paths(tmp_path, monkeypatch):
-    formats.write_tiny_folder(tmp_path / "mine", tracklets={"query": [(1, "c1", "t", 2)]})
+    writers.write_tiny_folder(tmp_path / "mine", tracklets={"query": [(1, "c1", "t", 2)]})
     monkeypatch.chdir(tmp_path)
     data = build_dataset("folder", "mine")
     assert data.train == [] and data.gallery == []
@@ -550,7 +551,7 @@ def test_folder_relative_root_gives_absolute_paths(tmp_path, monkeypatch):
 @pytest.mark.parametrize("fault", ["nothing", "pid", "camera", "empty"])
 def test_folder_bad_layout_is_named(tmp_path, fault):
     root = tmp_path / "mine"
-    formats.write_tiny_folder(root, tracklets={"train": [(1, "c1", "t", 2)]})
+    writers.write_tiny_folder(root, tracklets={"train": [(1, "c1", "t", 2)]})
     if fault == "nothing":
         os.rename(root / "train", root / "training")
         message = r"none of the split folders train, query, gallery found"
@@ -602,7 +603,7 @@ def test_data_check_reports_a_folder_that_does_not_load(capsys, tmp_path):
 
 
 def test_data_check_finds_unreadable_frames(capsys, tmp_path):
-    root = formats.write_tiny_duke(tmp_path / "duke")
+    root = writers.write_tiny_duke(tmp_path / "duke")
     garbage = root / "query" / "0012" / "0001" / "0012C5F0001X50001.jpg"
     garbage.write_bytes(b"this is not a JPEG")
     # A JPEG cut inside its pixel data: its header still parses.
@@ -629,7 +630,7 @@ def test_find_frame_problems_keeps_order_and_reports_progress(tmp_path):
         paths.append(str(tmp_path / f"{i}.png"))
         if i % 500 == 7:
             continue  # missing
-        formats.write_image(Path(paths[-1]), (i % 256, 0, 0), size=(2, 2))
+        writers.write_image(Path(paths[-1]), (i % 256, 0, 0), size=(2, 2))
     calls = []
     problems = find_frame_problems(paths, workers=3, progress=lambda *a: calls.append(a))
     assert problems == [f"missing: {tmp_path / f'{i}.png'}" for i in (7, 507, 1007)]
@@ -637,7 +638,7 @@ def test_find_frame_problems_keeps_order_and_reports_progress(tmp_path):
 
 
 def test_validate_finds_frames_gone_after_loading(tmp_path):
-    root = formats.write_tiny_duke(tmp_path / "duke")
+    root = writers.write_tiny_duke(tmp_path / "duke")
     data = build_dataset("dukemtmc_vid", root, validate=True)
     gone = root / "train" / "0007" / "0001" / "0007C8F0003X80003.jpg"
     gone.unlink()
@@ -646,7 +647,7 @@ def test_validate_finds_frames_gone_after_loading(tmp_path):
 
 
 def test_data_check_lists_missing_frames(capsys, mars_root, tmp_path):
-    root = formats.write_tiny_mars(tmp_path / "mars")
+    root = writers.write_tiny_mars(tmp_path / "mars")
     gone = root / "bbox_test" / "0000" / "0000C3T0001F002.jpg"
     gone.unlink()
     assert _run_check([str(root), "--dataset", "mars", "--max-problems", "1"]) == 1

@@ -17,7 +17,7 @@ import os
 
 import pytest
 
-from strf_core.data import formats
+from strf_core.data import writers
 from strf_core.data.datasets import build_dataset
 
 
@@ -62,13 +62,13 @@ def _assert_same_splits(ours, theirs, *, trim_f0002: bool = False) -> None:
 
 @pytest.mark.filterwarnings("ignore")
 def test_mars_same_as_torchreid(tmp_path):
-    formats.write_tiny_mars(tmp_path / "mars")
+    writers.write_tiny_mars(tmp_path / "mars")
     _assert_same_splits(build_dataset("mars", tmp_path), _theirs(video.Mars, tmp_path))
 
 
 @pytest.mark.filterwarnings("ignore")
 def test_duke_same_as_torchreid(tmp_path):
-    formats.write_tiny_duke(tmp_path / "dukemtmc-vidreid" / "DukeMTMC-VideoReID")
+    writers.write_tiny_duke(tmp_path / "dukemtmc-vidreid" / "DukeMTMC-VideoReID")
     theirs = _theirs(video.DukeMTMCVidReID, tmp_path)
     _assert_same_splits(build_dataset("dukemtmc_vid", tmp_path), theirs, trim_f0002=True)
 
@@ -76,7 +76,7 @@ def test_duke_same_as_torchreid(tmp_path):
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("split_id", [0, 7])
 def test_ilids_same_as_torchreid(tmp_path, split_id):
-    formats.write_tiny_ilids(tmp_path / "ilids-vid")
+    writers.write_tiny_ilids(tmp_path / "ilids-vid")
     theirs = _theirs(video.iLIDSVID, tmp_path, split_id=split_id)
     _assert_same_splits(build_dataset("ilids_vid", tmp_path, split_id=split_id), theirs)
 
@@ -84,6 +84,6 @@ def test_ilids_same_as_torchreid(tmp_path, split_id):
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("split_id", [0, 7])
 def test_prid_same_as_torchreid(tmp_path, split_id):
-    formats.write_tiny_prid(tmp_path / "prid2011")
+    writers.write_tiny_prid(tmp_path / "prid2011")
     theirs = _theirs(video.PRID2011, tmp_path, split_id=split_id)
     _assert_same_splits(build_dataset("prid2011", tmp_path, split_id=split_id), theirs)

@@ -9,7 +9,6 @@ import pytest
 
 from strf_core import cli
 from strf_core.benchmark import evaluate_checkpoint
-from strf_core.data.synthetic import META_NAME
 from strf_core.data.user import read_tracklet
 from strf_core.demo import (
     demo_dataset,
@@ -19,6 +18,7 @@ from strf_core.demo import (
     model_gallery,
 )
 from strf_core.engine.checkpoint import load_trained_model
+from strf_core.synth import META_NAME
 
 MODELS = Path(__file__).resolve().parents[1] / "sample_data" / "models"
 

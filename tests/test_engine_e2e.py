@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from strf_core.data.synthetic import WorldConfig, generate
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import Trainer
 from strf_core.metrics import evaluate_rank
+from strf_core.synth import WorldConfig, generate
 
 
 def test_train_then_evaluate_beats_chance_by_a_wide_margin(tmp_path):

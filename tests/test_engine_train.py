@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from strf_core.data.formats import write_tiny_mars
+from strf_core.data.writers import write_tiny_mars
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import Trainer
 

@@ -15,7 +15,6 @@ from captum.attr import LayerGradCam
 
 from strf_core import active_branches, build_model
 from strf_core.data.datasets import build_dataset
-from strf_core.data.synthetic import generate
 from strf_core.explain import (
     FrameGradCam,
     as_images,
@@ -35,6 +34,7 @@ from strf_core.explain import (
     similarity_gradcam,
 )
 from strf_core.retrieval import Gallery, load_clip
+from strf_core.synth import generate
 
 SIZE = (128, 64)
 

@@ -13,9 +13,8 @@ import torch
 
 from strf_core import active_branches, build_model
 from strf_core.data.datasets import build_dataset
-from strf_core.data.formats import write_image
-from strf_core.data.synthetic import generate
 from strf_core.data.tracklet import Tracklet
+from strf_core.data.writers import write_image
 from strf_core.engine.evaluate import extract_features
 from strf_core.metrics import cosine_distance
 from strf_core.retrieval import (
@@ -32,6 +31,7 @@ from strf_core.retrieval import (
     weights_digest,
 )
 from strf_core.retrieval import gallery as gallery_module
+from strf_core.synth import generate
 
 SIZE = (128, 64)
 

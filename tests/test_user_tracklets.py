@@ -12,9 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from strf_core.data.mars_format import frame_name
-from strf_core.data.occlude import occlude
-from strf_core.data.render import OCCLUDER_KINDS
+from strf_core.data.datasets.mars import frame_name
 from strf_core.data.user import (
     SINGLE_FRAME_NOTE,
     InputLimits,
@@ -23,6 +21,8 @@ from strf_core.data.user import (
     read_tracklet,
     read_uploads,
 )
+from strf_core.synth import OCCLUDER_KINDS
+from strf_core.synth.occlude import occlude
 
 
 def _frame(value: int, size=(32, 16)) -> np.ndarray:

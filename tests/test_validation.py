@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from strf_core.data.datasets import build_dataset
-from strf_core.data.synthetic import generate
 from strf_core.data.validation import carve_validation
 from strf_core.engine.config import ConfigError, load_config
 from strf_core.engine.trainer import Trainer
+from strf_core.synth import generate
 
 
 @pytest.fixture(scope="module")

@@ -206,7 +206,7 @@ class LookalikeBatchSampler(IdentityBatchSampler):
     start_batch)`` resumes mid-epoch, ``with_seeds`` gives per-clip seeds.
 
     **It uses knowledge that real data does not give**: which identities look alike. The
-    synthetic generator knows it (``strf_core.data.synthetic.lookalike_groups``); on a real
+    synthetic generator knows it (``strf_core.synth.lookalike_groups``); on a real
     dataset no such labels exist (mining them from a model's own confusions would be the
     real-data analogue, not implemented).
 

@@ -38,6 +38,7 @@ import torch
 from PIL import Image, ImageSequence, UnidentifiedImageError
 from torch import Tensor
 
+from strf_core.data.datasets.base import natural_key
 from strf_core.data.tracklet import Tracklet
 from strf_core.data.transforms import ClipTransform
 
@@ -157,7 +158,7 @@ def labels_from_names(sources: Sequence[str]) -> tuple[int, int] | None:
     Lets a tracklet taken out of a MARS-layout dataset (the examples in ``sample_data/``) be
     ranked with its true matches marked.
     """
-    from strf_core.data.mars_format import parse_frame_name
+    from strf_core.data.datasets.mars import parse_frame_name
 
     labels = set()
     for source in sources:
@@ -248,10 +249,6 @@ def read_uploads(
 
 def _suffix(name: str) -> str:
     return PurePosixPath(name.replace("\\", "/")).suffix.lower()
-
-
-def _natural_key(name: str) -> list[object]:
-    return [int(s) if s.isdigit() else s.lower() for s in re.split(r"(\d+)", name)]
 
 
 def _skipped(name: str) -> bool:
@@ -393,7 +390,7 @@ def _from_images(
             source, f"{len(files)} images, more than the limit of {limits.max_frames} frames"
         )
     if sort:
-        files = sorted(files, key=lambda f: _natural_key(f[0]))
+        files = sorted(files, key=lambda f: natural_key(f[0], ignore_case=True))
     frames, warnings = [], []
     for name, data in files:
         frame, animated = _decode_image(name, data, limits)

@@ -19,10 +19,10 @@ import torch
 from torch import Tensor, nn
 
 from strf_core.data.pipeline import build_test_loader
-from strf_core.data.synthetic import META_NAME, subset_masks
 from strf_core.data.tracklet import Tracklet
 from strf_core.data.transforms import normalize_clips
 from strf_core.metrics import cosine_distance, rank_queries, summarize
+from strf_core.synth import META_NAME, subset_masks
 
 MODES = ("dense", "clip")
 

@@ -33,7 +33,6 @@ from torch import nn
 
 from strf_core.data.datasets import build_dataset
 from strf_core.data.pipeline import build_train_loader
-from strf_core.data.synthetic import META_NAME, lookalike_groups
 from strf_core.data.transforms import normalize_clips
 from strf_core.data.validation import carve_validation
 from strf_core.engine.checkpoint import (
@@ -49,6 +48,7 @@ from strf_core.engine.config import ConfigError, TrainConfig, config_to_yaml
 from strf_core.engine.evaluate import evaluate, evaluate_dataset, synthetic_query_subsets
 from strf_core.losses import ReIDLoss
 from strf_core.models import ResNet3D, build_model
+from strf_core.synth import META_NAME, lookalike_groups
 
 
 def pick_device(name: str, local_rank: int = 0) -> torch.device:

@@ -40,13 +40,18 @@ class SplitStats(NamedTuple):
     max_frames: int
 
 
-def natural_key(name: str) -> tuple[Any, ...]:
+def natural_key(name: str, *, ignore_case: bool = False) -> tuple[Any, ...]:
     """Sort key comparing digit runs as numbers: ``f2.png < f10.png``.
 
     Within one tracklet folder the names differ only in the frame number, so this orders frames
     in time whatever their zero padding.
+
+    Args:
+        name: the name to sort.
+        ignore_case: compare the text between digit runs lower-cased (uploaded files, whose
+            case a camera or an archiver may change); dataset folders keep theirs.
     """
-    parts = _DIGITS.split(name)
+    parts = _DIGITS.split(name.lower() if ignore_case else name)
     # Digit runs sit at the odd positions of re.split with one capture group.
     return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
 

@@ -16,12 +16,19 @@ query = the ``query_IDX`` rows. Gallery, by ``protocol``:
 - ``"ap3d"``: query + those rows, as AP3D evaluates, so that every query has a true match.
 
 ``ROOT`` may also be torchreid's data root, holding ``mars/``.
+
+The format's names are encoded and parsed here, once, for this loader, the writers
+(:mod:`strf_core.data.writers.mars`) and uploads: :func:`frame_name`, :func:`parse_frame_name`,
+:func:`pid_folder`; the layout's paths are :data:`SPLIT_DIRS`, :data:`INFO_FILES` and
+:data:`MAT_VARIABLES`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import NamedTuple
 
 from strf_core.data.datasets.base import (
     DatasetError,
@@ -35,10 +42,63 @@ from strf_core.data.tracklet import Tracklet
 PROTOCOLS = ("torchreid", "ap3d")
 JUNK_PID = -1
 
+SPLIT_DIRS = {"train": "bbox_train", "test": "bbox_test"}
+INFO_FILES = {
+    "train_names": "info/train_name.txt",
+    "test_names": "info/test_name.txt",
+    "train_info": "info/tracks_train_info.mat",
+    "test_info": "info/tracks_test_info.mat",
+    "query": "info/query_IDX.mat",
+}
+MAT_VARIABLES = {
+    "train_info": "track_train_info",
+    "test_info": "track_test_info",
+    "query": "query_IDX",
+}
+# Three frame digits as in the release; more only past F999 (no leading zero then).
+NAME_PATTERN = re.compile(r"^(\d{4}|00-1)C([1-6])T(\d{4})F(\d{3}|[1-9]\d{3,})\.jpg$")
 
-def mars_pid_text(pid: int) -> str:
-    """The 4-character pid of MARS names and folders: ``0007``, ``0000``, and ``00-1`` for junk."""
-    return "00-1" if pid == JUNK_PID else f"{pid:04d}"
+
+class MarsName(NamedTuple):
+    """The fields of a MARS image name."""
+
+    pid: int
+    camera: int
+    tracklet: int
+    frame: int
+
+
+def pid_folder(pid: int) -> str:
+    """``1 -> "0001"``, ``0 -> "0000"``, ``-1 -> "00-1"`` (MARS's folder and name prefix)."""
+    if pid == JUNK_PID:
+        return "00-1"
+    if not 0 <= pid <= 9999:
+        raise ValueError(f"MARS pid must be -1 (junk), 0 (distractor) or 1-9999, got {pid}")
+    return f"{pid:04d}"
+
+
+def frame_name(pid: int, camera: int, tracklet: int, frame: int) -> str:
+    """``frame_name(3, 2, 1, 7) == "0003C2T0001F007.jpg"`` (all numbers 1-based).
+
+    Frame numbers past 999, which the release never has, take four digits (``F1000``): tests
+    use them to check that the loader orders frames by number, not text.
+    """
+    if not 1 <= camera <= 6:
+        raise ValueError(f"MARS camera must be 1-6, got {camera}")
+    if not 1 <= tracklet <= 9999:
+        raise ValueError(f"MARS tracklet number must be 1-9999, got {tracklet}")
+    if frame < 1:
+        raise ValueError(f"MARS frame number must be 1 or more, got {frame}")
+    return f"{pid_folder(pid)}C{camera}T{tracklet:04d}F{frame:03d}.jpg"
+
+
+def parse_frame_name(name: str) -> MarsName:
+    """Inverse of :func:`frame_name`; a clear ``ValueError`` for anything else."""
+    match = NAME_PATTERN.match(name)
+    if match is None:
+        raise ValueError(f"not a MARS image name (PPPPCcTttttFfff.jpg): {name!r}")
+    pid, camera, tracklet, frame = match.groups()
+    return MarsName(-1 if pid == "00-1" else int(pid), int(camera), int(tracklet), int(frame))
 
 
 def _frame_number(name: str) -> int:
@@ -106,7 +166,10 @@ def _tracklets(
             raise DatasetError(f"{where}: cameras are numbered from 1")
         block = names[start - 1 : end]
         # One prefix check tests both pid and camera of every name against the row.
-        pid_text = mars_pid_text(pid)
+        try:
+            pid_text = pid_folder(pid)
+        except ValueError as err:
+            raise DatasetError(f"{where}: {err}") from None
         prefix = f"{pid_text}C{cam}"
         strays = [n for n in block if not n.startswith(prefix)]
         if strays:

@@ -1,8 +1,9 @@
 """Draw one of the synthetic world's occluders onto any tracklet: what-if occlusion.
 
-The occluder is the generator's own (:class:`~strf_core.data.render.Occluder`, drawn by
-:func:`~strf_core.data.render.occluder_shapes` and :func:`~strf_core.data.render.paint`), with
-its colours (and a pedestrian's look and gait) sampled as :mod:`strf_core.data.synthetic` does.
+The occluder is the generator's own (:class:`~strf_core.synth.specs.Occluder`, drawn by
+:func:`~strf_core.synth.occluders.occluder_shapes` and :func:`~strf_core.synth.shapes.paint`),
+with its colours (and a pedestrian's look and gait) sampled as the generator does
+(:func:`~strf_core.synth.sample.sample_occluder`).
 Its sizes follow the person, who is assumed to stand centred in the box, ``person_scale`` of the
 frame height tall, feet at the bottom of that span (as the synthetic world's aligned boxes).
 """
@@ -18,8 +19,10 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from strf_core.data.render import OCCLUDER_KINDS, Occluder, occluder_shapes, paint, paint_mask
-from strf_core.data.synthetic import _occluder as sample_occluder
+from strf_core.synth.occluders import occluder_shapes
+from strf_core.synth.sample import sample_occluder
+from strf_core.synth.shapes import paint, paint_mask
+from strf_core.synth.specs import OCCLUDER_KINDS, Occluder
 
 
 class OccludedClip(NamedTuple):
@@ -51,7 +54,7 @@ def occlude(
 
     Args:
         clip: the tracklet's frames, uint8.
-        kind: one of :data:`~strf_core.data.render.OCCLUDER_KINDS` (pole, bicycle, car,
+        kind: one of :data:`~strf_core.synth.specs.OCCLUDER_KINDS` (pole, bicycle, car,
             pedestrian).
         position: the occluder's centre x in frame widths from the frame's centre (-0.5 is the
             left edge); a pair ``(from, to)`` moves it across the frames at constant speed.

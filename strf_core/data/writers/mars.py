@@ -1,4 +1,5 @@
-"""Writing the MARS on-disk layout of SPEC section 4, for the synthetic world and for tests.
+"""Writing the MARS on-disk layout of SPEC section 4: the one MARS writer, for the synthetic world
+and for the tiny test trees (:mod:`strf_core.data.writers.tiny`).
 
 ::
 
@@ -12,12 +13,15 @@
 
 ``start``/``end`` are 1-based inclusive line numbers into the split's name list and ``query_IDX``
 holds 1-based rows of ``track_test_info``, exactly as in the real MARS release (whose ``.mat``
-values load as int32), so torchreid's MARS loader and ours read the tree unchanged.
+values load as int32), so torchreid's MARS loader and ours read the tree unchanged. The names
+themselves are encoded by :func:`strf_core.data.datasets.mars.frame_name`, the format's one
+encoder.
 
 Tracklets are laid out sorted by name: pid folder (``00-1`` < ``0000`` < ``0001`` ...), camera,
-then tracklet number, which counts ``T0001, T0002, ...`` per pid and camera in the order given.
-Frames are numbered ``F001`` up. The ``.mat`` headers carry no timestamp (scipy writes one), so
-the same input gives byte-identical files.
+then tracklet number, which counts ``T0001, T0002, ...`` per pid and camera in the order given
+(``sort=False`` keeps the order given instead, as a hand-written index may). Frames are numbered
+``F001`` up, unless the frame numbers are given. The ``.mat`` headers carry no timestamp
+(:func:`~strf_core.data.writers.files.write_mat`), so the same input gives byte-identical files.
 
 Example, a two-identity tree with solid-colour frames::
 
@@ -32,43 +36,31 @@ Example, a two-identity tree with solid-colour frames::
 
 from __future__ import annotations
 
-import io
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-import scipy.io
 from PIL import Image
 
+from strf_core.data.datasets.mars import (
+    INFO_FILES,
+    MAT_VARIABLES,
+    SPLIT_DIRS,
+    frame_name,
+    pid_folder,
+)
+from strf_core.data.writers.files import save_frame, write_mat
+
 FrameLike = Image.Image | np.ndarray | bytes
-
-SPLIT_DIRS = {"train": "bbox_train", "test": "bbox_test"}
-INFO_FILES = {
-    "train_names": "info/train_name.txt",
-    "test_names": "info/test_name.txt",
-    "train_info": "info/tracks_train_info.mat",
-    "test_info": "info/tracks_test_info.mat",
-    "query": "info/query_IDX.mat",
-}
-MAT_VARIABLES = {
-    "train_info": "track_train_info",
-    "test_info": "track_test_info",
-    "query": "query_IDX",
-}
-NAME_PATTERN = re.compile(r"^(\d{4}|00-1)C([1-6])T(\d{4})F(\d{3})\.jpg$")
-_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by strf_core.data.mars_format"
+# A tracklet's frames: a count ``n`` (frame numbers ``1..n``) or the frame numbers, in order.
+FrameSpec = int | Sequence[int]
 
 
-class MarsName(NamedTuple):
-    """The fields of a MARS image name."""
-
-    pid: int
-    camera: int
-    tracklet: int
-    frame: int
+def frame_numbers(spec: FrameSpec) -> list[int]:
+    """``3 -> [1, 2, 3]``; a sequence of frame numbers as a list."""
+    return list(range(1, spec + 1)) if isinstance(spec, int) else list(spec)
 
 
 @dataclass(frozen=True)
@@ -82,12 +74,14 @@ class MarsTracklet:
             already-encoded JPEG bytes; or a callable ``frames(i)`` giving frame ``i``, so frames
             are made only when written.
         num_frames: the length, required when ``frames`` is a callable (1 to 999).
+        numbers: the frames' numbers in the names (default ``1..len``).
     """
 
     pid: int
     camera: int
     frames: Sequence[FrameLike] | Callable[[int], FrameLike]
     num_frames: int | None = None
+    numbers: Sequence[int] | None = None
 
     def __len__(self) -> int:
         if callable(self.frames):
@@ -98,6 +92,14 @@ class MarsTracklet:
 
     def frame(self, i: int) -> FrameLike:
         return self.frames(i) if callable(self.frames) else self.frames[i]
+
+    def frame_spec(self) -> FrameSpec:
+        """What :func:`layout_split` takes: the frame numbers, or the count."""
+        if self.numbers is None:
+            return len(self)
+        if len(self.numbers) != len(self):
+            raise ValueError(f"MarsTracklet: {len(self.numbers)} numbers for {len(self)} frames")
+        return self.numbers
 
 
 class SplitLayout(NamedTuple):
@@ -116,62 +118,38 @@ class SplitLayout(NamedTuple):
     frame_names: list[list[str]]
 
 
-def pid_folder(pid: int) -> str:
-    """``1 -> "0001"``, ``0 -> "0000"``, ``-1 -> "00-1"`` (MARS's folder and name prefix)."""
-    if pid == -1:
-        return "00-1"
-    if not 0 <= pid <= 9999:
-        raise ValueError(f"MARS pid must be -1 (junk), 0 (distractor) or 1-9999, got {pid}")
-    return f"{pid:04d}"
-
-
-def frame_name(pid: int, camera: int, tracklet: int, frame: int) -> str:
-    """``frame_name(3, 2, 1, 7) == "0003C2T0001F007.jpg"`` (all numbers 1-based)."""
-    if not 1 <= camera <= 6:
-        raise ValueError(f"MARS camera must be 1-6, got {camera}")
-    if not 1 <= tracklet <= 9999:
-        raise ValueError(f"MARS tracklet number must be 1-9999, got {tracklet}")
-    if not 1 <= frame <= 999:
-        raise ValueError(f"MARS frame number must be 1-999, got {frame}")
-    return f"{pid_folder(pid)}C{camera}T{tracklet:04d}F{frame:03d}.jpg"
-
-
-def parse_frame_name(name: str) -> MarsName:
-    """Inverse of :func:`frame_name`; a clear ``ValueError`` for anything else."""
-    match = NAME_PATTERN.match(name)
-    if match is None:
-        raise ValueError(f"not a MARS image name (PPPPCcTttttFfff.jpg): {name!r}")
-    pid, camera, tracklet, frame = match.groups()
-    return MarsName(-1 if pid == "00-1" else int(pid), int(camera), int(tracklet), int(frame))
-
-
-def layout_split(tracks: Sequence[tuple[int, int, int]]) -> SplitLayout:
-    """Names and info rows for tracklets given as ``(pid, camera, num_frames)``.
+def layout_split(tracks: Sequence[tuple[int, int, FrameSpec]], *, sort: bool = True) -> SplitLayout:
+    """Names and info rows for tracklets given as ``(pid, camera, frames)``.
 
     Args:
-        tracks: one ``(pid, camera, num_frames)`` per tracklet, in any order.
+        tracks: one ``(pid, camera, frames)`` per tracklet, in any order; ``frames`` is a count
+            ``n`` (frames ``F001..``) or the frame numbers in the order the name list gives them.
+        sort: lay the tracklets out sorted by name (MARS's order); ``False`` keeps the order
+            given.
 
     Returns:
         The layout; tracklet numbers count per pid and camera in input order.
     """
     numbers: dict[tuple[int, int], int] = {}
     keyed = []
-    for i, (pid, camera, length) in enumerate(tracks):
+    for i, (pid, camera, frames) in enumerate(tracks):
+        length = len(frame_numbers(frames))
         if not 1 <= length <= 999:
             raise ValueError(f"tracklet {i}: length must be 1-999 frames, got {length}")
         number = numbers.get((pid, camera), 0) + 1
         numbers[(pid, camera)] = number
         # Frame 1's name sorts like the tracklet: folder, camera, tracklet number.
-        keyed.append((frame_name(pid, camera, number, 1), i, number))
-    keyed.sort()
+        keyed.append((frame_name(pid, camera, number, 1) if sort else "", i, number))
+    if sort:
+        keyed.sort()
     names: list[str] = []
     info = np.zeros((len(tracks), 4), dtype=np.int32)
     rows = [0] * len(tracks)
     frame_names: list[list[str]] = [[] for _ in tracks]
     for row, (_, i, number) in enumerate(keyed):
-        pid, camera, length = tracks[i]
-        frame_names[i] = [frame_name(pid, camera, number, f) for f in range(1, length + 1)]
-        info[row] = (len(names) + 1, len(names) + length, pid, camera)
+        pid, camera, frames = tracks[i]
+        frame_names[i] = [frame_name(pid, camera, number, f) for f in frame_numbers(frames)]
+        info[row] = (len(names) + 1, len(names) + len(frame_names[i]), pid, camera)
         names.extend(frame_names[i])
         rows[i] = row
     return SplitLayout(names, info, rows, frame_names)
@@ -216,7 +194,7 @@ def write_info(
         ("test_info", test.info),
         ("query", query_array),
     ):
-        _write_mat(Path(root) / INFO_FILES[key], MAT_VARIABLES[key], array)
+        write_mat(Path(root) / INFO_FILES[key], MAT_VARIABLES[key], array)
 
 
 def write_mars(
@@ -227,6 +205,7 @@ def write_mars(
     *,
     quality: int = 90,
     newline: str = "\n",
+    sort: bool = True,
 ) -> tuple[SplitLayout, SplitLayout]:
     """Write a complete MARS tree: frames as JPEG, then ``info/``.
 
@@ -237,6 +216,7 @@ def write_mars(
         query: the query tracklets, as indices into ``test``.
         quality: JPEG quality of frames given as images or arrays.
         newline: line ending of the name lists.
+        sort: lay tracklets out sorted by name (``False``: in the order given).
 
     Returns:
         The train and test layouts (names, info rows, where each input tracklet went).
@@ -244,7 +224,7 @@ def write_mars(
     root = Path(root)
     layouts = []
     for split, tracklets in (("train", train), ("test", test)):
-        layout = layout_split([(t.pid, t.camera, len(t)) for t in tracklets])
+        layout = layout_split([(t.pid, t.camera, t.frame_spec()) for t in tracklets], sort=sort)
         for tracklet, names in zip(tracklets, layout.frame_names, strict=True):
             folder = root / SPLIT_DIRS[split] / pid_folder(tracklet.pid)
             folder.mkdir(parents=True, exist_ok=True)
@@ -253,27 +233,3 @@ def write_mars(
         layouts.append(layout)
     write_info(root, layouts[0], layouts[1], query, newline=newline)
     return layouts[0], layouts[1]
-
-
-def frame_path(root: str | Path, split: str, name: str) -> Path:
-    """``ROOT/bbox_<split>/<pid folder>/<name>`` of an image name."""
-    return Path(root) / SPLIT_DIRS[split] / name[:4] / name
-
-
-def save_frame(frame: FrameLike, path: Path, *, quality: int = 90) -> None:
-    """Write one frame as JPEG (bytes are written as they are)."""
-    if isinstance(frame, bytes):
-        path.write_bytes(frame)
-        return
-    if isinstance(frame, np.ndarray):
-        frame = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8))
-    frame.convert("RGB").save(path, format="JPEG", quality=quality)
-
-
-def _write_mat(path: Path, variable: str, array: np.ndarray) -> None:
-    buffer = io.BytesIO()
-    scipy.io.savemat(buffer, {variable: array}, format="5", oned_as="row")
-    data = bytearray(buffer.getvalue())
-    # The 116-byte description holds scipy's "Created on: <time>": fix it for reproducibility.
-    data[:116] = _MAT_HEADER.ljust(116, b" ")
-    path.write_bytes(bytes(data))

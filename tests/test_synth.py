@@ -1,4 +1,4 @@
-"""The synthetic tracklet world: MARS layout, determinism, metadata, hard cases, CLI, baseline."""
+"""The synthetic tracklet world: MARS layout, determinism, metadata, hard cases, CLI."""
 
 from __future__ import annotations
 
@@ -13,22 +13,26 @@ import numpy as np
 import pytest
 import scipy.io
 
-from strf_core.data import mars_format
-from strf_core.data.histogram_baseline import _chance_ap, evaluate, rank_scores
-from strf_core.data.mars_format import MarsTracklet, frame_name, parse_frame_name, write_mars
-from strf_core.data.render import TrackletRenderer
-from strf_core.data.synthetic import (
+from strf_core.data.datasets.mars import (
+    INFO_FILES,
+    MAT_VARIABLES,
+    SPLIT_DIRS,
+    parse_frame_name,
+    pid_folder,
+)
+from strf_core.synth import (
     GAIT_RANGES,
     META_NAME,
     PRESETS,
     SynthError,
-    add_synth_parser,
+    TrackletRenderer,
     generate,
     load_metadata,
     lookalike_gaits,
     parse_size,
     plan_world,
 )
+from strf_core.synth.generator import add_synth_parser
 
 SIZE = (128, 64)
 
@@ -49,7 +53,7 @@ def _hashes(root: Path) -> dict[str, str]:
 
 
 def _mat(root: Path, key: str) -> np.ndarray:
-    return scipy.io.loadmat(root / mars_format.INFO_FILES[key])[mars_format.MAT_VARIABLES[key]]
+    return scipy.io.loadmat(root / INFO_FILES[key])[MAT_VARIABLES[key]]
 
 
 # --------------------------------------------------------------------------- determinism
@@ -67,11 +71,17 @@ def test_same_seed_same_bytes_whatever_the_workers(tiny, tmp_path):
 
 
 def test_mars_tree_and_info_follow_spec(tiny):
-    assert sorted(p.name for p in tiny.iterdir()) == ["bbox_test", "bbox_train", "info", META_NAME]
+    assert sorted(p.name for p in tiny.iterdir()) == [
+        "bbox_test",
+        "bbox_train",
+        "info",
+        "masks",
+        META_NAME,
+    ]
     folders = {p.name for p in (tiny / "bbox_test").iterdir()}
     assert {"0000", "00-1"} <= folders
     for key, split in (("train", "train_info"), ("test", "test_info")):
-        names = (tiny / mars_format.INFO_FILES[f"{key}_names"]).read_text().split("\n")
+        names = (tiny / INFO_FILES[f"{key}_names"]).read_text().split("\n")
         assert names[-1] == ""  # one name a line, newline-terminated
         names = names[:-1]
         info = _mat(tiny, split)
@@ -79,7 +89,7 @@ def test_mars_tree_and_info_follow_spec(tiny):
         # Rows cover the name list exactly, in order, 1-based inclusive.
         assert info[0, 0] == 1 and info[-1, 1] == len(names)
         assert (info[1:, 0] == info[:-1, 1] + 1).all() and (info[:, 0] <= info[:, 1]).all()
-        on_disk = {p.name for p in (tiny / mars_format.SPLIT_DIRS[key]).rglob("*.jpg")}
+        on_disk = {p.name for p in (tiny / SPLIT_DIRS[key]).rglob("*.jpg")}
         assert on_disk == set(names)
         for start, end, pid, cam in info:
             parsed = [parse_frame_name(n) for n in names[start - 1 : end]]
@@ -87,9 +97,7 @@ def test_mars_tree_and_info_follow_spec(tiny):
                 (pid, cam, parsed[0].tracklet)
             }
             assert [p.frame for p in parsed] == list(range(1, end - start + 2))
-            assert (
-                tiny / mars_format.SPLIT_DIRS[key] / mars_format.pid_folder(pid) / names[start - 1]
-            ).is_file()
+            assert (tiny / SPLIT_DIRS[key] / pid_folder(pid) / names[start - 1]).is_file()
         if key == "train":
             assert (info[:, 2] >= 1).all()
         else:
@@ -119,7 +127,7 @@ def test_torchreid_style_reading(tiny):
         assert 1 <= cam <= 6
         block = names[start - 1 : end]
         assert len({n[:4] for n in block}) == 1 and len({n[5] for n in block}) == 1
-        assert block[0][:4] == mars_format.pid_folder(int(pid)) and int(block[0][5]) == cam
+        assert block[0][:4] == pid_folder(int(pid)) and int(block[0][5]) == cam
 
 
 def test_our_mars_loader_reads_it(tiny):
@@ -132,63 +140,6 @@ def test_our_mars_loader_reads_it(tiny):
     gallery = [t for t in tracks if t["split"] == "test" and not t["query"] and t["pid"] != -1]
     assert len(data.gallery) == len(gallery)
     assert all(len(t.frames) >= 8 for t in data.train + data.query + data.gallery)
-
-
-def test_names_parse_and_reject():
-    assert frame_name(3, 2, 1, 7) == "0003C2T0001F007.jpg"
-    assert frame_name(-1, 6, 12, 999) == "00-1C6T0012F999.jpg"
-    assert parse_frame_name("0000C1T0003F010.jpg") == (0, 1, 3, 10)
-    assert parse_frame_name("00-1C4T0001F001.jpg") == (-1, 4, 1, 1)
-    for bad in (
-        "0001C7T0001F001.jpg",
-        "001C1T0001F001.jpg",
-        "0001C1T001F001.jpg",
-        "0001C1T0001F0001.jpg",
-    ):
-        with pytest.raises(ValueError, match="MARS"):
-            parse_frame_name(bad)
-    with pytest.raises(ValueError, match="camera"):
-        frame_name(1, 0, 1, 1)
-
-
-def test_write_mars_from_arrays_and_callables(tmp_path):
-    def gray(i):
-        return np.full((16, 8, 3), 20 * i, np.uint8)
-
-    train = [MarsTracklet(5, 1, gray, num_frames=3), MarsTracklet(5, 2, [gray(0)] * 2)]
-    test = [
-        MarsTracklet(2, 3, gray, num_frames=4),
-        MarsTracklet(2, 1, gray, num_frames=2),
-        MarsTracklet(-1, 4, gray, num_frames=2),
-        MarsTracklet(0, 2, gray, num_frames=1),
-        MarsTracklet(2, 1, gray, num_frames=2),
-    ]
-    _, layout = write_mars(tmp_path, train, test, query=[0], newline="\r\n")
-    names = (tmp_path / "info" / "test_name.txt").read_bytes().decode().split("\r\n")[:-1]
-    # Sorted by pid folder (00-1 < 0000 < 0002), camera, tracklet number (input order).
-    assert names[0] == "00-1C4T0001F001.jpg" and names[2] == "0000C2T0001F001.jpg"
-    assert names[3:5] == ["0002C1T0001F001.jpg", "0002C1T0001F002.jpg"]
-    assert names[5] == "0002C1T0002F001.jpg"
-    info = _mat(tmp_path, "test_info")
-    assert info.tolist() == [[1, 2, -1, 4], [3, 3, 0, 2], [4, 5, 2, 1], [6, 7, 2, 1], [8, 11, 2, 3]]
-    assert _mat(tmp_path, "query").tolist() == [[5]]  # test[0] is the last row, 1-based
-    assert layout.rows == [4, 2, 0, 1, 3]
-    assert _mat(tmp_path, "train_info").tolist() == [[1, 3, 5, 1], [4, 5, 5, 2]]
-    assert (tmp_path / "bbox_test" / "0002" / "0002C3T0001F004.jpg").is_file()
-    with pytest.raises(ValueError, match="junk or distractor"):
-        write_mars(tmp_path / "bad", [], test, query=[2])
-    with pytest.raises(ValueError, match="train tracklets need pid >= 1"):
-        write_mars(tmp_path / "bad", [MarsTracklet(0, 1, [gray(0)])], test, query=[])
-
-
-def test_mat_files_carry_no_timestamp(tmp_path):
-    layout = mars_format.layout_split([(1, 1, 3), (2, 2, 2)])
-    for sub in ("a", "b"):
-        mars_format.write_info(tmp_path / sub, layout, layout, [0])
-    for name in ("tracks_train_info.mat", "tracks_test_info.mat", "query_IDX.mat"):
-        assert (tmp_path / "a" / "info" / name).read_bytes() == (
-            tmp_path / "b" / "info" / name
-        ).read_bytes()
 
 
 # --------------------------------------------------------------------------- metadata
@@ -366,32 +317,3 @@ def test_cli(tmp_path, capsys):
     assert "bad size '256by128'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parser.parse_args(["synth", str(root), "--preset", "huge"])
-
-
-# --------------------------------------------------------------------------- baseline
-
-
-def test_rank_scores_by_hand():
-    # Query pid 1 cam 1; gallery: pid 1 cam 1 (removed), pid 2, pid 1 cam 2, pid 0, pid 1 cam 3.
-    dist = np.array([[0.0, 0.1, 0.2, 0.3, 0.4]])
-    scores = rank_scores(
-        dist, np.array([1]), np.array([1]), np.array([1, 2, 1, 0, 1]), np.array([1, 1, 2, 1, 3])
-    )
-    assert scores["rank1"] == 0 and scores["rank5"] == 1
-    assert scores["mAP"] == pytest.approx((1 / 2 + 2 / 4) / 2)
-    assert scores["chance_rank1"] == pytest.approx(2 / 4)
-
-
-def test_chance_ap_matches_enumeration():
-    for positives, total in ((1, 1), (1, 4), (2, 5), (3, 6)):
-        aps = []
-        for hits in itertools.combinations(range(total), positives):
-            aps.append(np.mean([(k + 1) / (h + 1) for k, h in enumerate(hits)]))
-        assert _chance_ap(positives, total) == pytest.approx(np.mean(aps))
-
-
-def test_histogram_baseline_runs_on_tiny(tiny):
-    results = evaluate(tiny, max_frames=4)
-    assert results["overall"]["queries"] == load_metadata(tiny)["generator"]["counts"]["queries"]
-    for key in ("overall", "lookalike", "within_group"):
-        assert 0 <= results[key]["mAP"] <= 1 and 0 < results[key]["chance_mAP"] <= 1

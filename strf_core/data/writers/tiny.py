@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-FrameSpec = int | Sequence[int]
+from strf_core.data.writers.files import write_image, write_mat
+from strf_core.data.writers.mars import FrameSpec, MarsTracklet, frame_numbers, write_mars
 
 # (pid, camera 1-6, frames). Train pids 2, 5, 9 relabel to 0, 1, 2.
 MARS_TRAIN: tuple[tuple[int, int, FrameSpec], ...] = (
@@ -56,39 +57,9 @@ FOLDER_TRACKLETS: dict[str, tuple[tuple[int, str, str, FrameSpec], ...]] = {
 }
 
 
-def _frames(spec: FrameSpec) -> list[int]:
-    return list(range(1, spec + 1)) if isinstance(spec, int) else list(spec)
-
-
-def write_image(path: Path, color: tuple[int, int, int], size: tuple[int, int] = (16, 8)) -> None:
-    """Write a small solid-colour image; the format follows the suffix (``.jpg``, ``.png``).
-
-    Args:
-        path: the file to write; parent folders are created.
-        color: RGB.
-        size: ``(height, width)``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (size[1], size[0]), color).save(path)
-
-
 def _color(pid: int, cam: int, frame: int) -> tuple[int, int, int]:
     # Distinct enough per person, camera and frame to tell images apart when debugging.
     return (pid * 53 % 256, cam * 97 % 256, frame * 31 % 256)
-
-
-def _savemat(path: Path, variable: str, array: np.ndarray) -> None:
-    # Imported here, like the loaders do: scipy.io is slow to import and only .mat writers use it.
-    import scipy.io
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scipy.io.savemat(str(path), {variable: array})
-
-
-def mars_name(pid: int, cam: int, tracklet: int, frame: int) -> str:
-    """A MARS image name, ``PPPPCcTttttFfff.jpg``; pid -1 (junk) is written ``00-1``."""
-    pid_text = "00-1" if pid == -1 else f"{pid:04d}"
-    return f"{pid_text}C{cam}T{tracklet:04d}F{frame:03d}.jpg"
 
 
 def write_tiny_mars(
@@ -100,7 +71,8 @@ def write_tiny_mars(
     crlf: bool = True,
     size: tuple[int, int] = (16, 8),
 ) -> Path:
-    """Write a MARS tree: ``bbox_train/``, ``bbox_test/`` and ``info/``.
+    """Write a MARS tree: ``bbox_train/``, ``bbox_test/`` and ``info/``, with the one MARS writer
+    (:func:`~strf_core.data.writers.mars.write_mars`), the tables in the order given.
 
     Tracklet numbers count up per person and camera, in the order given. The info
     tables are ``int32`` ``(rows, 4)`` matrices ``[start, end, pid, cam]`` with 1-based inclusive
@@ -118,28 +90,21 @@ def write_tiny_mars(
         ``root`` as a Path.
     """
     root = Path(root)
-    for split, tracklets, home in (("train", train, "bbox_train"), ("test", test, "bbox_test")):
-        names: list[str] = []
-        rows = []
-        next_tracklet: dict[tuple[int, int], int] = {}
-        for pid, cam, spec in tracklets:
-            number = next_tracklet[pid, cam] = next_tracklet.get((pid, cam), 0) + 1
-            start = len(names) + 1
-            for frame in _frames(spec):
-                name = mars_name(pid, cam, number, frame)
-                names.append(name)
-                write_image(root / home / name[:4] / name, _color(pid, cam, frame), size)
-            rows.append([start, len(names), pid, cam])
-        newline = "\r\n" if crlf else "\n"
-        info = root / "info"
-        info.mkdir(parents=True, exist_ok=True)
-        # newline="" keeps "\r\n" as written on every platform.
-        with open(info / f"{split}_name.txt", "w", encoding="ascii", newline="") as f:
-            f.write("".join(name + newline for name in names))
-        # Integers: torchreid slices the name list with these values, which a float refuses.
-        table = np.array(rows, dtype=np.int32).reshape(-1, 4)
-        _savemat(info / f"tracks_{split}_info.mat", f"track_{split}_info", table)
-    _savemat(root / "info" / "query_IDX.mat", "query_IDX", np.array(query, dtype=np.int32))
+
+    def tracklet(pid: int, cam: int, spec: FrameSpec) -> MarsTracklet:
+        numbers = frame_numbers(spec)
+        frames = [Image.new("RGB", (size[1], size[0]), _color(pid, cam, f)) for f in numbers]
+        return MarsTracklet(pid, cam, frames, numbers=numbers)
+
+    write_mars(
+        root,
+        [tracklet(*t) for t in train],
+        [tracklet(*t) for t in test],
+        [q - 1 for q in query],  # 1-based rows, kept in the order given: indices into test
+        quality=75,  # PIL's default, as write_image saves the other formats' frames
+        newline="\r\n" if crlf else "\n",
+        sort=False,
+    )
     return root
 
 
@@ -171,7 +136,7 @@ def write_tiny_duke(
         for pid, number, cam, spec in rows:
             folder = root / split / f"{pid:04d}" / f"{number:04d}"
             folder.mkdir(parents=True, exist_ok=True)
-            for frame in _frames(spec):
+            for frame in frame_numbers(spec):
                 write_image(folder / duke_name(pid, cam, frame), _color(pid, cam, frame), size)
     return root
 
@@ -231,7 +196,9 @@ def write_tiny_ilids(
                     _color(number, cam, frame),
                     size,
                 )
-    _savemat(root / "train-test people splits" / "train_test_splits_ilidsvid.mat", "ls_set", ls_set)
+    write_mat(
+        root / "train-test people splits" / "train_test_splits_ilidsvid.mat", "ls_set", ls_set
+    )
     return root
 
 
@@ -309,6 +276,6 @@ def write_tiny_folder(
     for split, rows in tracklets.items():
         for pid, camera, name, spec in rows:
             folder = root / split / str(pid) / f"{camera}_{name}"
-            for frame in _frames(spec):
+            for frame in frame_numbers(spec):
                 write_image(folder / f"frame_{frame}.jpg", _color(pid, len(camera), frame), size)
     return root

@@ -1,0 +1,1 @@
+"""Non-learned baselines: how far a dataset can be matched without any training."""

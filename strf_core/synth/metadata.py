@@ -1,0 +1,220 @@
+"""The synthetic world's metadata, written beside the MARS tree and read back: the
+generator's knowledge that no real dataset has (who looks alike, which tracklets are occluded).
+
+``ROOT/synthetic_meta.json`` (:data:`META_NAME`), written last::
+
+    {"format": "strf-synthetic-mars", "version": 1,
+     "generator": {"preset", "seed", "size": [H, W], "fps", "jpeg_quality", "config", "counts",
+                   "masks": "masks" (per-frame person and occluder masks: ground_truth.py)},
+     "cameras": [{"camera": 1-6, "directions_deg", ...CameraLook fields}],
+     "identities": [{"pid", "split", "lookalike_group", "appearance": {...}, "gait": {...}}]
+                   (sorted by pid),
+     "lookalike_groups": [{"group", "split", "pids"}],
+     "tracklets": [{"split", "row" (1-based row of track_<split>_info), "name" ("0003C2T0001"),
+                    "pid", "camera", "num_frames", "kind" (identity|distractor|junk), "query",
+                    "subsets" (lookalike|occluded|misaligned), "lookalike_group",
+                    "gait" (this tracklet's, with its small jitter; null: nobody in the box),
+                    "view_deg" (walking direction, walker.py: 0 right, 90 away, -90 towards),
+                    "misalignment": {"shift", "scale_drift", "jitter"},
+                    "occluder": null | {"kind", "frames": [first, last] (0-based, drawn),
+                                        "scale", "drop"},
+                    "occluded_fraction": [per frame: share of the walker's visible pixels
+                                          the occluder covers, 0 when none]}]}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from strf_core.data.tracklet import Tracklet
+from strf_core.data.writers.mars import SplitLayout
+from strf_core.synth.ground_truth import MASKS_DIR
+from strf_core.synth.plan import SUBSETS, SynthError, World, WorldConfig
+from strf_core.synth.specs import FPS, Gait
+
+META_NAME = "synthetic_meta.json"
+
+
+def write_metadata(path: Path, payload: dict) -> None:
+    """Valid JSON with one list entry (a tracklet, an identity) a line: compact and greppable.
+
+    Written in place: :func:`~strf_core.synth.generator.generate` writes the whole tree in a
+    temporary folder and renames it into place, so the file is never seen half-written.
+    """
+    parts = []
+    for key, value in payload.items():
+        if isinstance(value, list):
+            body = ",\n".join("  " + json.dumps(item) for item in value)
+            parts.append(f" {json.dumps(key)}: [\n{body}\n ]")
+        else:
+            parts.append(f" {json.dumps(key)}: {json.dumps(value)}")
+    path.write_text("{\n" + ",\n".join(parts) + "\n}\n")
+
+
+def _gait_dict(gait: Gait) -> dict[str, float]:
+    return asdict(gait)
+
+
+def world_metadata(
+    world: World,
+    layouts: dict[str, SplitLayout],
+    fractions: list[list[float]],
+    size: tuple[int, int],
+    preset: str | WorldConfig,
+) -> dict:
+    """The metadata of a written world (module docstring).
+
+    Args:
+        world: the planned world.
+        layouts: where each split's tracklets went in the MARS tree.
+        fractions: each tracklet's occluded fraction per frame, train then test.
+        size: frame ``(height, width)``.
+        preset: the preset name, or the config of a custom world.
+    """
+    by_split = {"train": world.split("train"), "test": world.split("test")}
+    job = 0
+    records = []
+    frames = 0
+    for split in ("train", "test"):
+        layout = layouts[split]
+        for i, t in enumerate(by_split[split]):
+            spec = t.spec
+            occ = spec.occluder
+            first = layout.frame_names[i][0]
+            records.append(
+                {
+                    "split": split,
+                    "row": layout.rows[i] + 1,
+                    "name": first[: first.rindex("F")],
+                    "pid": t.pid,
+                    "camera": t.camera,
+                    "num_frames": spec.num_frames,
+                    "kind": t.kind,
+                    "query": t.query,
+                    "subsets": list(t.subsets),
+                    "lookalike_group": t.group,
+                    "gait": _gait_dict(spec.gait) if spec.appearance is not None else None,
+                    "view_deg": round(math.degrees(spec.view), 2),
+                    "misalignment": {
+                        "shift": list(spec.shift),
+                        "scale_drift": spec.scale_drift,
+                        "jitter": spec.jitter,
+                    },
+                    "occluder": None
+                    if occ is None
+                    else {
+                        "kind": occ.kind,
+                        "frames": [occ.start, occ.end],
+                        "scale": occ.scale,
+                        "drop": occ.drop,
+                    },
+                    "occluded_fraction": fractions[job],
+                }
+            )
+            frames += spec.num_frames
+            job += 1
+    groups: dict[int, dict] = {}
+    for identity in world.identities:
+        if identity.group is not None:
+            groups.setdefault(
+                identity.group, {"group": identity.group, "split": identity.split, "pids": []}
+            )
+            groups[identity.group]["pids"].append(identity.pid)
+    config = world.config
+    return {
+        "format": "strf-synthetic-mars",
+        "version": 1,
+        "generator": {
+            "preset": preset if isinstance(preset, str) else "custom",
+            "seed": world.seed,
+            "size": list(size),
+            "fps": FPS,
+            "jpeg_quality": config.jpeg_quality,
+            "masks": MASKS_DIR,
+            "config": asdict(config),
+            "counts": {
+                "identities": {"train": config.train_ids, "test": config.test_ids},
+                "tracklets": {s: len(v) for s, v in by_split.items()},
+                "queries": sum(t.query for t in by_split["test"]),
+                "frames": frames,
+            },
+        },
+        "cameras": [
+            {
+                "camera": c.index,
+                "directions_deg": [round(math.degrees(d), 2) for d in c.directions],
+                **asdict(c.look),
+            }
+            for c in world.cameras
+        ],
+        "identities": [
+            {
+                "pid": i.pid,
+                "split": i.split,
+                "lookalike_group": i.group,
+                "appearance": asdict(i.appearance),
+                "gait": _gait_dict(i.gait),
+            }
+            for i in sorted(world.identities, key=lambda i: i.pid)
+        ],
+        "lookalike_groups": [groups[g] for g in sorted(groups)],
+        "tracklets": records,
+    }
+
+
+def load_metadata(root: str | Path) -> dict:
+    """Read ``ROOT/synthetic_meta.json``."""
+    path = Path(root) / META_NAME
+    if not path.is_file():
+        raise SynthError(f"{path} not found: is {root} a synthetic dataset (strf synth)?")
+    return json.loads(path.read_text())
+
+
+def lookalike_groups(root: str | Path, tracklets: Sequence[Tracklet]) -> list[int | None]:
+    """The look-alike group of each of ``tracklets`` (of either split) of the synthetic world at
+    ``root``, ``None`` for an identity in no group: generator knowledge that no real dataset
+    has, for :class:`~strf_core.data.samplers.LookalikeBatchSampler`.
+
+    Raises:
+        SynthError: ``root`` has no metadata, or a tracklet is not in it.
+    """
+    records = {rec["name"]: rec for rec in load_metadata(root)["tracklets"]}
+    out = []
+    for tracklet in tracklets:
+        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
+        if name not in records:
+            raise SynthError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
+        out.append(records[name]["lookalike_group"])
+    return out
+
+
+def subset_masks(root: str | Path, tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
+    """Which of ``tracklets`` (test tracklets of the synthetic world at ``root``) are in each
+    hard-case subset, for per-subset metrics.
+
+    Returns:
+        ``{"lookalike": mask, "occluded": mask, "misaligned": mask, "clean": mask}``: boolean
+        arrays over ``tracklets``; "clean" marks those in none of the three.
+
+    Raises:
+        SynthError: ``root`` has no metadata, or a tracklet is not in it.
+    """
+    records = {
+        rec["name"]: rec for rec in load_metadata(root)["tracklets"] if rec["split"] == "test"
+    }
+    masks = {name: np.zeros(len(tracklets), bool) for name in (*SUBSETS, "clean")}
+    for i, tracklet in enumerate(tracklets):
+        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
+        if name not in records:
+            raise SynthError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
+        subsets = records[name]["subsets"]
+        for subset in subsets:
+            masks[subset][i] = True
+        masks["clean"][i] = not subsets
+    return masks
