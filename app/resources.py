@@ -54,11 +54,12 @@ from strf_core.experiments import (
 from strf_core.explain import as_images, inspect_unit, mask_view, overlay, similarity_gradcam
 from strf_core.metrics import cosine_distance, evaluate_rank_subsets
 from strf_core.models import count_parameters, parameter_table
+from strf_core.package_data import results_dir
 from strf_core.retrieval import Gallery, QueryScore, Ranking, load_clip
 from strf_core.synth import OCCLUDER_KINDS, SUBSETS
 from strf_core.synth.occlude import occlude
 
-RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
+RESULTS_DIR = results_dir()  # docs/results/, the checkout's or an installed wheel's copy
 DISPLAY_SIZE = (128, 64)  # (H, W) frames are shown at (the demo world's size)
 BRANCH_LABELS = {
     "t_dynamic": "temporal dynamic",

@@ -3,15 +3,16 @@
 The dashboard and the notebooks start here::
 
     models = demo_models()              # {"baseline": DemoModel, "strf": DemoModel}
-    root = demo_world()                 # the demo world, generated once into the cache (~15 s)
+    root = demo_world()                 # the demo world, generated once into the cache
     data = demo_dataset(root)           # its query / gallery split, with the models' protocol
     gallery = model_gallery(data.gallery, models["strf"])   # embeddings cached on disk
     examples = example_tracklets()      # {"occluded": path, ...} to read with read_tracklet
     prepare_demo()                      # `strf demo`: world + both galleries, ahead of time
 
-The world is regenerated deterministically from the preset, seed and frame size recorded in the
-models' ``eval.json`` (nothing large is shipped); the cache folder is ``$STRF_CACHE`` or
-``~/.cache/strf``, shared with ``strf benchmark``.
+The models and examples are read from ``sample_data/`` (:mod:`strf_core.package_data`: the
+checkout's, or an installed wheel's copy). The world is regenerated deterministically from the
+preset, seed and frame size recorded in the models' ``eval.json`` (nothing large is shipped); the
+cache folder is ``$STRF_CACHE`` or ``~/.cache/strf``, shared with ``strf benchmark``.
 """
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ from torch import nn
 from strf_core.data.datasets import ReIDDataset, build_dataset
 from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
+from strf_core.package_data import sample_data_dir
 from strf_core.retrieval import Gallery
 from strf_core.synth import META_NAME, generate
 
-SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE_DATA = sample_data_dir()  # in the checkout, or inside an installed wheel
 MODELS_DIR = SAMPLE_DATA / "models"
 EXAMPLES_DIR = SAMPLE_DATA / "examples"
 DEMO_MODEL_NAMES = ("baseline", "strf")
@@ -100,7 +102,7 @@ def world_spec() -> dict:
 def demo_world(
     root: str | os.PathLike[str] | None = None, *, progress: bool = False, workers: int = 1
 ) -> Path:
-    """The demo world's MARS tree, generated from its seed if absent (about 14 s on one core).
+    """The demo world's MARS tree, generated from its seed if absent.
 
     Args:
         root: where it is or goes (default: the cache, as ``strf benchmark`` puts it).

@@ -34,8 +34,7 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def world(cache) -> Path:
-    """The demo world the models were evaluated on, regenerated from its seed into the cache
-    (about 15 s)."""
+    """The demo world the models were evaluated on, regenerated from its seed into the cache."""
     root = demo_world()
     assert root.is_relative_to(cache) and (root / META_NAME).is_file()
     assert demo_world(root) == root  # present: not generated again

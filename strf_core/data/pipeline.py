@@ -19,14 +19,14 @@ differently in every worker and epoch (``base_seed + worker_id``), so workers do
 draws, but the batches then depend on the number of workers.
 
 Decoding. ``decoder="auto"`` reads JPEG and PNG with ``torchvision.io.decode_image`` and other
-formats with PIL. On 256x128 JPEGs torchvision decodes a frame in about 200 us against PIL's
-220-330 us, and the loader runs 3-15% faster (``bench/loader_speed.py``). torchvision 0.29
+formats with PIL, the faster of the two on JPEG (``bench/loader_speed.py`` measures both;
+its numbers are in ``bench/results/`` and the README). torchvision 0.29
 deprecates its image codecs in favour of TorchCodec; where they are gone, ``"auto"`` falls back
 to PIL.
 
 Output. Clips are normalised float32 by default. ``normalize=False`` gives uint8 clips to
 normalise on the device (``normalize_clips``): a quarter of the bytes to move out of the workers
-and collate, which makes 2 workers on 2 cores 1.75x faster (1140 vs 650 clips/s).
+and collate, which makes the loader with workers markedly faster (``bench/loader_speed.py``).
 """
 
 from __future__ import annotations

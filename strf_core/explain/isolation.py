@@ -8,15 +8,16 @@ attribution would silently mix two queries. Two ways out:
 
 - ``"copy"`` (the default): run the call on :func:`shared_weight_copy`, new module objects
   (with hook tables of their own) around the *same* parameter and buffer tensors. It costs
-  a few milliseconds and no weight memory, calls run in parallel, and the shared model never
-  carries a hook, so plain forward passes elsewhere (ranking, embedding) need no coordination.
+  a copy of the module objects and no weight memory, calls run in parallel, and the shared
+  model never carries a hook, so plain forward passes elsewhere (ranking, embedding) need no
+  coordination.
 - ``"lock"``: hold :func:`model_lock` while the hooks exist. Hook-using calls then run one at
   a time, and a forward pass that does not take the lock can still meet a hook: only safe if
   every user of the model takes it.
 
-``bench/explain_latency.py`` measures both under concurrent load: on 2 CPU cores, 4 threads of
-Grad-CAM calls on the tiny model ran about 25% more calls per second with the lock (31.6 vs
-24.3; the copies, ~9 ms each, are the difference). ``"copy"`` stays the default because it is
+``bench/explain_latency.py`` measures both under concurrent load (``bench/results/``, the
+README): the lock serves more calls per second, by the cost of the copies. ``"copy"`` stays
+the default because it is
 correct whatever else runs on the model, with no cooperation asked of it. Branch switches
 (:func:`strf_core.active_branches`) live in a context variable, not in the model, so every
 thread keeps its own whichever way is used.
