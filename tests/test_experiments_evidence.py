@@ -79,7 +79,9 @@ def test_strf_evidence_writes_rows_and_names_a_world_without_masks(world, tmp_pa
     save_checkpoint(tmp_path / "strf", model, TrainingState(), config_to_yaml(config))
     out = tmp_path / "evidence.json"
     args = ["evidence", str(tmp_path / "strf"), "--data-root", str(world), "--queries", "2"]
-    assert main([*args, "--branches-off", "--json", str(out)]) == 0
+    table = tmp_path / "evidence.md"
+    assert main([*args, "--branches-off", "--json", str(out), "--markdown", str(table)]) == 0
+    assert "| strf without s_coarse | " in table.read_text()
     rows = json.loads(out.read_text())["rows"]
     assert [r["label"] for r in rows] == [
         "strf",

@@ -203,8 +203,13 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
     from strf_core import BRANCH_NAMES
     from strf_core.data.datasets import build_dataset
     from strf_core.engine.checkpoint import load_trained_model
-    from strf_core.experiments.evidence import occluded_queries, query_evidence, summarize
-    from strf_core.experiments.results import write_json_atomic
+    from strf_core.experiments.evidence import (
+        evidence_markdown,
+        occluded_queries,
+        query_evidence,
+        summarize,
+    )
+    from strf_core.experiments.results import write_json_atomic, write_text_atomic
 
     dataset = build_dataset("mars", args.data_root, protocol="ap3d")
     queries = occluded_queries(dataset)
@@ -215,7 +220,7 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
         f"frames where the occluder is drawn (area: a uniform map's shares)"
     )
     print(f"{'model':<26} {'n':>7} {'person':>7} {'occluder':>8} {'backgr.':>7} {'all fr.':>7}")
-    rows = []
+    rows, summaries = [], []
     for directory in args.checkpoints:
         model, config = load_trained_model(directory)
         name = Path(directory).name
@@ -228,6 +233,7 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
             size = (config.data.height, config.data.width)
             found = query_evidence(model, dataset, size=size, branches=branches, queries=queries)
             summary = summarize(name + suffix, found, len(queries))
+            summaries.append(summary)
             rows.append({**summary.to_dict(), "checkpoint": str(directory), "branches": branches})
             occ = summary.occluded
             print(
@@ -245,6 +251,14 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
     if args.json:
         write_json_atomic(Path(args.json), {"queries": len(queries), "rows": rows})
         print(f"wrote {args.json}")
+    if args.markdown:
+        words = ["strf", "evidence", *args.checkpoints, "--data-root", str(args.data_root)]
+        words += ["--queries", str(args.queries)] if args.queries else []
+        words += ["--branches-off"] if args.branches_off else []
+        command = " ".join(shlex.quote(w) for w in words)
+        text = evidence_markdown(summaries, world=str(args.data_root), command=command)
+        write_text_atomic(Path(args.markdown), text)
+        print(f"wrote {args.markdown}")
     return 0
 
 
@@ -265,6 +279,7 @@ def add_evidence_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         help="also measure STRF models with each branch switched off",
     )
     p.add_argument("--json", help="write the rows to this JSON file")
+    p.add_argument("--markdown", help="write the table to this Markdown file")
     p.set_defaults(func=_cmd_evidence)
     return p
 
