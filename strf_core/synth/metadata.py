@@ -26,19 +26,30 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
-from strf_core.data.tracklet import Tracklet
+from strf_core.data.datasets.synthetic import (
+    META_NAME,
+    load_metadata,
+    lookalike_groups,
+    subset_masks,
+)
 from strf_core.data.writers.mars import SplitLayout
 from strf_core.synth.ground_truth import MASKS_DIR
-from strf_core.synth.plan import SUBSETS, SynthError, World, WorldConfig
+from strf_core.synth.plan import World, WorldConfig
 from strf_core.synth.specs import FPS, Gait
 
-META_NAME = "synthetic_meta.json"
+# The reader side (META_NAME, load_metadata, subset_masks, lookalike_groups) lives with the
+# datasets, which read worlds without importing the generator; re-exported here.
+__all__ = [
+    "META_NAME",
+    "load_metadata",
+    "lookalike_groups",
+    "subset_masks",
+    "world_metadata",
+    "write_metadata",
+]
 
 
 def write_metadata(path: Path, payload: dict) -> None:
@@ -166,55 +177,3 @@ def world_metadata(
         "lookalike_groups": [groups[g] for g in sorted(groups)],
         "tracklets": records,
     }
-
-
-def load_metadata(root: str | Path) -> dict:
-    """Read ``ROOT/synthetic_meta.json``."""
-    path = Path(root) / META_NAME
-    if not path.is_file():
-        raise SynthError(f"{path} not found: is {root} a synthetic dataset (strf synth)?")
-    return json.loads(path.read_text())
-
-
-def lookalike_groups(root: str | Path, tracklets: Sequence[Tracklet]) -> list[int | None]:
-    """The look-alike group of each of ``tracklets`` (of either split) of the synthetic world at
-    ``root``, ``None`` for an identity in no group: generator knowledge that no real dataset
-    has, for :class:`~strf_core.data.samplers.LookalikeBatchSampler`.
-
-    Raises:
-        SynthError: ``root`` has no metadata, or a tracklet is not in it.
-    """
-    records = {rec["name"]: rec for rec in load_metadata(root)["tracklets"]}
-    out = []
-    for tracklet in tracklets:
-        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
-        if name not in records:
-            raise SynthError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
-        out.append(records[name]["lookalike_group"])
-    return out
-
-
-def subset_masks(root: str | Path, tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
-    """Which of ``tracklets`` (test tracklets of the synthetic world at ``root``) are in each
-    hard-case subset, for per-subset metrics.
-
-    Returns:
-        ``{"lookalike": mask, "occluded": mask, "misaligned": mask, "clean": mask}``: boolean
-        arrays over ``tracklets``; "clean" marks those in none of the three.
-
-    Raises:
-        SynthError: ``root`` has no metadata, or a tracklet is not in it.
-    """
-    records = {
-        rec["name"]: rec for rec in load_metadata(root)["tracklets"] if rec["split"] == "test"
-    }
-    masks = {name: np.zeros(len(tracklets), bool) for name in (*SUBSETS, "clean")}
-    for i, tracklet in enumerate(tracklets):
-        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
-        if name not in records:
-            raise SynthError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
-        subsets = records[name]["subsets"]
-        for subset in subsets:
-            masks[subset][i] = True
-        masks["clean"][i] = not subsets
-    return masks

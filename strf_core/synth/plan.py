@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from strf_core.data.datasets.synthetic import SUBSETS
 from strf_core.synth.sample import (
     NUM_CAMERAS,
     Camera,
@@ -39,8 +40,7 @@ from strf_core.synth.sample import (
 )
 from strf_core.synth.specs import Appearance, Gait, RenderSpec
 
-# The hard-case subsets a tracklet may be in (several at once); "clean" is none of them.
-SUBSETS = ("lookalike", "occluded", "misaligned")
+# SUBSETS: the hard-case subsets a tracklet may be in (several at once); "clean" is none.
 
 
 class SynthError(ValueError):

@@ -266,7 +266,7 @@ class ReIDDataset:
 
     def _synthetic_meta(self) -> Path:
         """Where a synthetic world keeps its generator metadata (absent for real data)."""
-        from strf_core.synth.metadata import META_NAME
+        from strf_core.data.datasets.synthetic import META_NAME
 
         return Path(self.root) / META_NAME
 
@@ -280,7 +280,7 @@ class ReIDDataset:
         """
         if not self._synthetic_meta().is_file():
             return {}
-        from strf_core.synth.metadata import subset_masks
+        from strf_core.data.datasets.synthetic import subset_masks
 
         return subset_masks(self.root, self.query)
 
@@ -298,7 +298,7 @@ class ReIDDataset:
                 f"look-alike groups come from the generator's {meta.name}; {self.root} has none: "
                 "real data gives no such labels"
             )
-        from strf_core.synth.metadata import lookalike_groups
+        from strf_core.data.datasets.synthetic import lookalike_groups
 
         return lookalike_groups(self.root, self.train if tracklets is None else tracklets)
 

@@ -1,0 +1,75 @@
+"""A synthetic world read as a dataset: its generator metadata's query subsets and look-alike
+groups (``ROOT/synthetic_meta.json``, written by :mod:`strf_core.synth`).
+
+The generator writes the file; this module is the only reader, so the data layer (and the
+engine above it) never imports the generator: a dataset exposes what the file records through
+:meth:`~strf_core.data.datasets.base.ReIDDataset.query_subsets` and
+:meth:`~strf_core.data.datasets.base.ReIDDataset.lookalike_groups`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from strf_core.data.datasets.base import DatasetError
+from strf_core.data.tracklet import Tracklet
+
+META_NAME = "synthetic_meta.json"
+# The hard cases the generator builds in, each a query subset scored on its own.
+SUBSETS = ("lookalike", "occluded", "misaligned")
+
+
+def load_metadata(root: str | Path) -> dict:
+    """Read ``ROOT/synthetic_meta.json``."""
+    path = Path(root) / META_NAME
+    if not path.is_file():
+        raise DatasetError(f"{path} not found: is {root} a synthetic dataset (strf synth)?")
+    return json.loads(path.read_text())
+
+
+def lookalike_groups(root: str | Path, tracklets: Sequence[Tracklet]) -> list[int | None]:
+    """The look-alike group of each of ``tracklets`` (of either split) of the synthetic world at
+    ``root``, ``None`` for an identity in no group: generator knowledge that no real dataset
+    has, for :class:`~strf_core.data.samplers.LookalikeBatchSampler`.
+
+    Raises:
+        DatasetError: ``root`` has no metadata, or a tracklet is not in it.
+    """
+    records = {rec["name"]: rec for rec in load_metadata(root)["tracklets"]}
+    out = []
+    for tracklet in tracklets:
+        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
+        if name not in records:
+            raise DatasetError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
+        out.append(records[name]["lookalike_group"])
+    return out
+
+
+def subset_masks(root: str | Path, tracklets: Sequence[Tracklet]) -> dict[str, np.ndarray]:
+    """Which of ``tracklets`` (test tracklets of the synthetic world at ``root``) are in each
+    hard-case subset, for per-subset metrics.
+
+    Returns:
+        ``{"lookalike": mask, "occluded": mask, "misaligned": mask, "clean": mask}``: boolean
+        arrays over ``tracklets``; "clean" marks those in none of the three.
+
+    Raises:
+        DatasetError: ``root`` has no metadata, or a tracklet is not in it.
+    """
+    records = {
+        rec["name"]: rec for rec in load_metadata(root)["tracklets"] if rec["split"] == "test"
+    }
+    masks = {name: np.zeros(len(tracklets), bool) for name in (*SUBSETS, "clean")}
+    for i, tracklet in enumerate(tracklets):
+        name = Path(tracklet.frames[0]).name[:11]  # PPPPCcTtttt
+        if name not in records:
+            raise DatasetError(f"tracklet {name} ({tracklet.frames[0]}) is not in {META_NAME}")
+        subsets = records[name]["subsets"]
+        for subset in subsets:
+            masks[subset][i] = True
+        masks["clean"][i] = not subsets
+    return masks
