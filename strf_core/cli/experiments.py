@@ -252,11 +252,20 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
         write_json_atomic(Path(args.json), {"queries": len(queries), "rows": rows})
         print(f"wrote {args.json}")
     if args.markdown:
-        words = ["strf", "evidence", *args.checkpoints, "--data-root", str(args.data_root)]
+        from strf_core.synth import load_metadata
+
+        gen = load_metadata(args.data_root)["generator"]
+        height, width = gen["size"]
+        size = f"{height}x{width}"
+        world = (
+            f"the `{gen['preset']}` preset, seed {gen['seed']}, {size} "
+            f"(`strf synth WORLD --preset {gen['preset']} --seed {gen['seed']} --size {size}`)"
+        )
+        words = ["strf", "evidence", *args.checkpoints, "--data-root", "WORLD"]
         words += ["--queries", str(args.queries)] if args.queries else []
         words += ["--branches-off"] if args.branches_off else []
         command = " ".join(shlex.quote(w) for w in words)
-        text = evidence_markdown(summaries, world=str(args.data_root), command=command)
+        text = evidence_markdown(summaries, world=world, command=command)
         write_text_atomic(Path(args.markdown), text)
         print(f"wrote {args.markdown}")
     return 0
