@@ -30,7 +30,7 @@ from torch import nn
 from strf_core.data.datasets import ReIDDataset, build_dataset
 from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
-from strf_core.package_data import sample_data_dir
+from strf_core.package_data import cache_root, sample_data_dir
 from strf_core.retrieval import Gallery
 from strf_core.synth import META_NAME, generate
 
@@ -61,11 +61,6 @@ class DemoModel:
     @property
     def has_strf(self) -> bool:
         return bool(self.model.strf_units())
-
-
-def cache_root() -> Path:
-    """``$STRF_CACHE``, else ``~/.cache/strf``."""
-    return Path(os.environ.get("STRF_CACHE", "~/.cache/strf")).expanduser()
 
 
 def load_model(directory: str | os.PathLike[str], name: str | None = None) -> DemoModel:

@@ -13,12 +13,19 @@ and the notebooks work wherever the package is installed::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Where to look, in order: the copies inside an installed wheel, then the checkout the package
 # sits in. Each holds sample_data/ and docs/results/.
 DATA_ROOTS = (PACKAGE_DIR / "_data", PACKAGE_DIR.parent)
+
+
+def cache_root() -> Path:
+    """Where generated data (synthetic worlds, embeddings, training runs) is cached:
+    ``$STRF_CACHE``, else ``~/.cache/strf``."""
+    return Path(os.environ.get("STRF_CACHE", "~/.cache/strf")).expanduser()
 
 
 class PackageDataError(FileNotFoundError):

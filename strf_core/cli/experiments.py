@@ -26,6 +26,7 @@ from strf_core.experiments import (
     run_grid,
     write_report,
 )
+from strf_core.package_data import cache_root
 from strf_core.synth import parse_size
 
 
@@ -115,8 +116,9 @@ def _common(p: argparse.ArgumentParser, seeds: list[int]) -> None:
     p.add_argument("--results", default="docs/results", help="tables and cells/ go here")
     p.add_argument(
         "--work-dir",
-        default="~/.cache/strf",
-        help="cache of the synthetic data (synth/) and the training runs (runs/)",
+        default=str(cache_root()),
+        help="cache of the synthetic data (synth/) and the training runs (runs/); "
+        "default $STRF_CACHE or ~/.cache/strf",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers")

@@ -14,7 +14,6 @@ between the two renames).
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from collections.abc import Mapping
@@ -27,6 +26,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from strf_core.atomic import fsync_files, replace_dir
 
 WEIGHTS = "model.safetensors"
 STATE = "state.pt"
@@ -74,13 +75,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _fsync_files(path: Path) -> None:
-    """Flush the files of ``path`` to disk before the renames make them the checkpoint."""
-    for file in path.iterdir():
-        with open(file, "rb") as f:
-            os.fsync(f.fileno())
-
-
 def save_checkpoint(
     directory: str | Path, model: nn.Module, state: TrainingState, config_yaml: str
 ) -> Path:
@@ -94,12 +88,8 @@ def save_checkpoint(
     save_file(weights, tmp / WEIGHTS)
     torch.save(state.__dict__, tmp / STATE)
     (tmp / CONFIG).write_text(config_yaml)
-    _fsync_files(tmp)
-    shutil.rmtree(old, ignore_errors=True)
-    if directory.exists():
-        directory.rename(old)
-    tmp.rename(directory)
-    shutil.rmtree(old, ignore_errors=True)
+    fsync_files(tmp)
+    replace_dir(tmp, directory, old=old)
     return directory
 
 
@@ -171,9 +161,8 @@ def export_checkpoint(
     torch.save(state.__dict__, tmp / STATE)
     for name, text in (extra_files or {}).items():
         (tmp / name).write_text(text)
-    _fsync_files(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    fsync_files(tmp)
+    replace_dir(tmp, target)
     return target
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from strf_core.atomic import atomic_path
+
 
 def export_onnx(
     model: nn.Module,
@@ -40,7 +42,6 @@ def export_onnx(
         dynamo=True,
         verbose=False,
     )
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    program.save(str(tmp))
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        program.save(str(tmp))
     return path

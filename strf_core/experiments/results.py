@@ -15,29 +15,18 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from strf_core.atomic import write_text_atomic
 from strf_core.paper import MarsScore
 from strf_core.synth import SUBSETS
 
 METRICS = ("mAP", "rank1")  # what the tables show, overall and per subset
 REPORT_NAMES = ("benchmark", "ablations", "recipe")  # results/<name>.json
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write text to a temporary sibling, flush it, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def json_text(payload: Any) -> str:

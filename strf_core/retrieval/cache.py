@@ -9,12 +9,13 @@ serve the wrong embeddings.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import Tensor
+
+from strf_core.atomic import atomic_path
 
 FORMAT = "strf-gallery-embeddings/1"
 
@@ -54,12 +55,7 @@ class EmbeddingCache:
     def save(self, model_key: str, data_key: str, features: Tensor) -> Path:
         """Write the embeddings atomically and return the file's path."""
         path = self.path(model_key, data_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         meta = {"format": FORMAT, "model_key": model_key, "data_key": data_key}
-        try:
+        with atomic_path(path) as tmp:
             save_file({"features": features.detach().cpu().contiguous()}, tmp, metadata=meta)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
         return path

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from strf_core.atomic import replace_dir
 from strf_core.data.datasets.mars import SPLIT_DIRS, pid_folder
 from strf_core.data.writers.mars import layout_split, write_info
 from strf_core.synth.ground_truth import mask_path, write_masks
@@ -203,10 +204,4 @@ def _prepare_root(root: Path, overwrite: bool) -> Path:
 
 def _install(tmp: Path, root: Path) -> None:
     """Move the finished tree into place (an old tree is removed only after the swap)."""
-    old = None
-    if root.exists():
-        old = root.resolve().parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
-        root.rename(old)
-    tmp.rename(root)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, root)
