@@ -16,10 +16,12 @@ from strf_core.data.tracklet import Tracklet
 from strf_core.engine.checkpoint import TrainingState, save_checkpoint
 from strf_core.engine.config import config_to_yaml, load_config
 from strf_core.experiments.evidence import (
+    QueryEvidence,
     nearest_true_matches,
     occluded_queries,
     query_evidence,
     summarize,
+    summarize_common,
 )
 from strf_core.synth import generate
 from strf_core.synth.ground_truth import load_masks
@@ -97,3 +99,19 @@ def test_strf_evidence_writes_rows_and_names_a_world_without_masks(world, tmp_pa
     capsys.readouterr()
     assert main(["evidence", str(tmp_path / "strf"), "--data-root", str(no_masks)]) == 2
     assert "generated before ground-truth masks" in capsys.readouterr().err
+
+
+def test_rows_are_summarized_over_the_queries_every_model_has_evidence_for():
+    nan = (float("nan"),) * 3
+    a = [
+        QueryEvidence(0, 5, (0.5, 0.2, 0.3), (0.5, 0.2, 0.3), (0.2, 0.3, 0.5)),
+        QueryEvidence(1, 6, (0.1, 0.1, 0.8), (0.1, 0.1, 0.8), (0.2, 0.3, 0.5)),
+    ]
+    b = [
+        QueryEvidence(0, 5, (0.3, 0.3, 0.4), (0.3, 0.3, 0.4), (0.2, 0.3, 0.5)),
+        QueryEvidence(1, 6, nan, (0.2, 0.2, 0.6), (0.2, 0.3, 0.5)),  # no mass where occluded
+    ]
+    rows = summarize_common([("a", a), ("b", b)], total=3)
+    assert [(r.label, r.queries, r.total) for r in rows] == [("a", 1, 3), ("b", 1, 3)]
+    assert rows[0].occluded["person"] == pytest.approx(0.5)  # query 1 left out of a as well
+    assert rows[1].occluded["person"] == pytest.approx(0.3)

@@ -209,7 +209,7 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
         evidence_markdown,
         occluded_queries,
         query_evidence,
-        summarize,
+        summarize_common,
     )
     from strf_core.experiments.results import write_json_atomic, write_text_atomic
 
@@ -222,7 +222,7 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
         f"frames where the occluder is drawn (area: a uniform map's shares)"
     )
     print(f"{'model':<26} {'n':>7} {'person':>7} {'occluder':>8} {'backgr.':>7} {'all fr.':>7}")
-    rows, summaries = [], []
+    runs, sources = [], []
     for directory in args.checkpoints:
         model, config = load_trained_model(directory)
         name = Path(directory).name
@@ -234,16 +234,18 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
         for suffix, branches in variants:
             size = (config.data.height, config.data.width)
             found = query_evidence(model, dataset, size=size, branches=branches, queries=queries)
-            summary = summarize(name + suffix, found, len(queries))
-            summaries.append(summary)
-            rows.append({**summary.to_dict(), "checkpoint": str(directory), "branches": branches})
-            occ = summary.occluded
-            print(
-                f"{summary.label:<26} {summary.queries:>3}/{summary.total:<3} "
-                f"{occ['person']:>7.3f} {occ['occluder']:>8.3f} {occ['background']:>7.3f} "
-                f"{summary.all_frames['person']:>7.3f}",
-                flush=True,
-            )
+            runs.append((name + suffix, found))
+            sources.append({"checkpoint": str(directory), "branches": branches})
+            print(f"  measured {name + suffix}", file=sys.stderr, flush=True)
+    summaries = summarize_common(runs, len(queries))
+    rows = [{**s.to_dict(), **source} for s, source in zip(summaries, sources, strict=True)]
+    for summary in summaries:
+        occ = summary.occluded
+        print(
+            f"{summary.label:<26} {summary.queries:>3}/{summary.total:<3} "
+            f"{occ['person']:>7.3f} {occ['occluder']:>8.3f} {occ['background']:>7.3f} "
+            f"{summary.all_frames['person']:>7.3f}"
+        )
     area = rows[0]["area"] if rows else {}
     if area:
         print(

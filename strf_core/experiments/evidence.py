@@ -180,6 +180,19 @@ def _triple(values: np.ndarray) -> tuple[float, float, float]:
     return a, b, c
 
 
+def summarize_common(
+    runs: Sequence[tuple[str, Sequence[QueryEvidence]]], total: int
+) -> list[EvidenceSummary]:
+    """:func:`summarize` each ``(label, evidence)`` over the same queries: those whose explained
+    frames carry mass in every run, so that rows differ by their models, not by their queries."""
+    common: set[int] | None = None
+    for _, evidence in runs:
+        ids = {e.query for e in evidence if not np.isnan(e.occluded).any()}
+        common = ids if common is None else common & ids
+    keep = common or set()
+    return [summarize(label, [e for e in ev if e.query in keep], total) for label, ev in runs]
+
+
 def evidence_markdown(rows: Sequence[EvidenceSummary], *, world: str, command: str) -> str:
     """A Markdown table of :func:`summarize` rows, with the pixel shares as the reference."""
     lines = [
@@ -190,7 +203,8 @@ def evidence_markdown(rows: Sequence[EvidenceSummary], *, world: str, command: s
         "Share of each model's per-frame Grad-CAM mass (layer4, similarity to the nearest true "
         "match) on the person, the occluder and the background, over the frames where the "
         "occluder is drawn; 'all frames' is the person's share over every frame. Means over the "
-        "queries whose explained frames carry mass (n of the occluded queries).",
+        "n occluded queries whose explained frames carry mass for every model (the same "
+        "queries in every row).",
         "",
         "| model | n | person | occluder | background | person, all frames |",
         "|---|---:|---:|---:|---:|---:|",
