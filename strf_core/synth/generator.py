@@ -6,6 +6,12 @@ every tracklet (:mod:`strf_core.synth.render`, in worker processes), write the f
 Same seed, same files, byte for byte, whatever the number of workers (each tracklet has its own
 seed).
 
+``splits=("test",)`` draws the test split only (what the dashboard and an evaluation read, a
+fraction of the time): its files are byte for byte those of the full world's test split, the
+training split's name list and table are written empty, and the metadata records the drawn
+splits, so that asking such a world for training tracklets raises
+(:meth:`~strf_core.data.datasets.base.ReIDDataset.train`).
+
 CLI: ``strf synth ROOT --preset tiny|demo|medium|full --seed N --size 256x128|128x64 --workers N``.
 """
 
@@ -26,7 +32,7 @@ from strf_core.atomic import replace_dir
 from strf_core.data.datasets.mars import SPLIT_DIRS, pid_folder
 from strf_core.data.writers.mars import layout_split, write_info
 from strf_core.synth.ground_truth import mask_path, write_masks
-from strf_core.synth.metadata import META_NAME, world_metadata, write_metadata
+from strf_core.synth.metadata import META_NAME, SPLIT_CHOICES, world_metadata, write_metadata
 from strf_core.synth.plan import SynthError, WorldConfig, plan_world, resolve_config
 from strf_core.synth.render import TrackletRenderer
 from strf_core.synth.specs import RenderSpec
@@ -86,6 +92,7 @@ def generate(
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    splits: tuple[str, ...] = ("train", "test"),
 ) -> SynthSummary:
     """Plan, draw and write a synthetic world as a MARS tree at ``root``.
 
@@ -101,12 +108,14 @@ def generate(
         overwrite: replace an existing synthetic tree at ``root`` (one holding
             ``synthetic_meta.json``; anything else is never deleted).
         progress: show a tqdm progress bar over frames.
+        splits: the splits to draw: ``("train", "test")`` (the whole world) or ``("test",)``
+            (query and gallery only; the training split is planned but not drawn).
 
     Returns:
-        Counts of what was written.
+        Counts of what was written (``0`` tracklets for a split not drawn).
 
     Raises:
-        SynthError: bad preset, size or workers, or a root that cannot be written.
+        SynthError: bad preset, size, workers or splits, or a root that cannot be written.
     """
     started = time.perf_counter()
     config = resolve_config(preset)
@@ -115,17 +124,22 @@ def generate(
         raise SynthError(f"bad size {size}: height must be twice the width, 64 to 1024")
     if workers < 1:
         raise SynthError(f"workers must be 1 or more, got {workers}")
+    splits = tuple(splits)
+    if splits not in SPLIT_CHOICES:
+        choices = " or ".join(str(c) for c in SPLIT_CHOICES)
+        raise SynthError(f"bad splits {splits}: expected {choices}")
     root = Path(root)
     tmp = _prepare_root(root, overwrite)
     try:
         world = plan_world(config, seed)
-        train, test = world.split("train"), world.split("test")
+        drawn = {s: world.split(s) if s in splits else [] for s in ("train", "test")}
+        train, test = drawn["train"], drawn["test"]
         layouts = {
             split: layout_split([(t.pid, t.camera, t.spec.num_frames) for t in tracks])
-            for split, tracks in (("train", train), ("test", test))
+            for split, tracks in drawn.items()
         }
         jobs = []
-        for split, tracks in (("train", train), ("test", test)):
+        for split, tracks in drawn.items():
             for tracklet, names in zip(tracks, layouts[split].frame_names, strict=True):
                 folder = tmp / SPLIT_DIRS[split] / pid_folder(tracklet.pid)
                 folder.mkdir(parents=True, exist_ok=True)
@@ -137,7 +151,7 @@ def generate(
         fractions = _run_jobs(jobs, workers, progress)
         query = [i for i, t in enumerate(test) if t.query]
         write_info(tmp, layouts["train"], layouts["test"], query)
-        meta = world_metadata(world, layouts, fractions, size, preset)
+        meta = world_metadata(world, layouts, fractions, size, preset, splits=splits)
         write_metadata(tmp / META_NAME, meta)
         _install(tmp, root)
     except BaseException:

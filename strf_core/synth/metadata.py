@@ -5,7 +5,9 @@ generator's knowledge that no real dataset has (who looks alike, which tracklets
 
     {"format": "strf-synthetic-mars", "version": 1,
      "generator": {"preset", "seed", "size": [H, W], "fps", "jpeg_quality", "config", "counts",
-                   "masks": "masks" (per-frame person and occluder masks: ground_truth.py)},
+                   "masks": "masks" (per-frame person and occluder masks: ground_truth.py),
+                   "splits": ["train", "test"] or ["test"] (the splits drawn; absent in
+                   worlds written before it: both)},
      "cameras": [{"camera": 1-6, "directions_deg", ...CameraLook fields}],
      "identities": [{"pid", "split", "lookalike_group", "appearance": {...}, "gait": {...}}]
                    (sorted by pid),
@@ -31,6 +33,7 @@ from pathlib import Path
 
 from strf_core.data.datasets.synthetic import (
     META_NAME,
+    SPLIT_CHOICES,
     load_metadata,
     lookalike_groups,
     subset_masks,
@@ -44,6 +47,7 @@ from strf_core.synth.specs import FPS, Gait
 # datasets, which read worlds without importing the generator; re-exported here.
 __all__ = [
     "META_NAME",
+    "SPLIT_CHOICES",
     "load_metadata",
     "lookalike_groups",
     "subset_masks",
@@ -78,17 +82,20 @@ def world_metadata(
     fractions: list[list[float]],
     size: tuple[int, int],
     preset: str | WorldConfig,
+    *,
+    splits: tuple[str, ...] = ("train", "test"),
 ) -> dict:
     """The metadata of a written world (module docstring).
 
     Args:
         world: the planned world.
         layouts: where each split's tracklets went in the MARS tree.
-        fractions: each tracklet's occluded fraction per frame, train then test.
+        fractions: each drawn tracklet's occluded fraction per frame, train then test.
         size: frame ``(height, width)``.
         preset: the preset name, or the config of a custom world.
+        splits: the splits drawn; only their tracklets are recorded.
     """
-    by_split = {"train": world.split("train"), "test": world.split("test")}
+    by_split = {s: world.split(s) if s in splits else [] for s in ("train", "test")}
     job = 0
     records = []
     frames = 0
@@ -148,6 +155,7 @@ def world_metadata(
             "fps": FPS,
             "jpeg_quality": config.jpeg_quality,
             "masks": MASKS_DIR,
+            "splits": list(splits),
             "config": asdict(config),
             "counts": {
                 "identities": {"train": config.train_ids, "test": config.test_ids},

@@ -195,11 +195,29 @@ class ReIDDataset:
         validate: bool = False,
     ) -> None:
         self.root = root
-        self.train = train
+        self._train = train
         self.query = query
         self.gallery = gallery
         if validate:
             self.validate()
+
+    @property
+    def train(self) -> list[Tracklet]:
+        """The training tracklets.
+
+        Raises:
+            DatasetError: a synthetic world generated without its training split (the message
+                says how to generate the full world); never an empty list to train on silently.
+        """
+        if not self._train and self._synthetic_meta().is_file():
+            from strf_core.data.datasets.synthetic import require_split
+
+            require_split(self.root, "train")
+        return self._train
+
+    @train.setter
+    def train(self, tracklets: list[Tracklet]) -> None:
+        self._train = tracklets
 
     @property
     def num_train_pids(self) -> int:
@@ -224,11 +242,15 @@ class ReIDDataset:
             raise ValueError(f"unknown split {name!r}; expected one of {', '.join(SPLITS)}")
         return getattr(self, name)
 
+    def _held(self, name: str) -> list[Tracklet]:
+        """The tracklets the folder holds for a split (an empty list for an undrawn one)."""
+        return self._train if name == "train" else self.split(name)
+
     def stats(self) -> dict[str, SplitStats]:
         """Per-split counts of tracklets, identities, cameras and frames."""
         out = {}
         for name in SPLITS:
-            tracklets = self.split(name)
+            tracklets = self._held(name)
             lengths = [len(t.frames) for t in tracklets] or [0]
             out[name] = SplitStats(
                 tracklets=len(tracklets),
@@ -260,7 +282,7 @@ class ReIDDataset:
 
     def __repr__(self) -> str:
         return (
-            f"{type(self).__name__}(root={str(self.root)!r}, train={len(self.train)}, "
+            f"{type(self).__name__}(root={str(self.root)!r}, train={len(self._train)}, "
             f"query={len(self.query)}, gallery={len(self.gallery)})"
         )
 
@@ -306,7 +328,7 @@ class ReIDDataset:
         """Every distinct frame path of the three splits, each once, in split order."""
         seen: set[str] = set()
         for name in SPLITS:
-            for t in self.split(name):
+            for t in self._held(name):
                 for path in t.frames:
                     if path not in seen:
                         seen.add(path)

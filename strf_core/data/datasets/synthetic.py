@@ -21,6 +21,8 @@ from strf_core.data.tracklet import Tracklet
 META_NAME = "synthetic_meta.json"
 # The hard cases the generator builds in, each a query subset scored on its own.
 SUBSETS = ("lookalike", "occluded", "misaligned")
+# What the generator may draw: the whole world, or its test split only (query and gallery).
+SPLIT_CHOICES = (("train", "test"), ("test",))
 
 
 def load_metadata(root: str | Path) -> dict:
@@ -29,6 +31,34 @@ def load_metadata(root: str | Path) -> dict:
     if not path.is_file():
         raise DatasetError(f"{path} not found: is {root} a synthetic dataset (strf synth)?")
     return json.loads(path.read_text())
+
+
+def require_split(root: str | Path, split: str) -> None:
+    """Raise unless the synthetic world at ``root`` has ``split`` drawn.
+
+    A world generated with ``splits=("test",)`` holds an empty training split; training on it
+    would fail late and obscurely, or not at all, so asking for its training tracklets raises.
+
+    Raises:
+        DatasetError: the split was not drawn (the message names the folder and the command
+            that generates the whole world).
+    """
+    generator = load_metadata(root)["generator"]
+    drawn = generator.get("splits", ["train", "test"])  # worlds before the key: both
+    if split in drawn:
+        return
+    height, width = generator["size"]
+    if generator["preset"] == "custom":
+        how = 'generate(DIR, preset=<its WorldConfig>, splits=("train", "test"))'
+    else:
+        how = (
+            f"strf synth DIR --preset {generator['preset']} --seed {generator['seed']} "
+            f"--size {height}x{width}"
+        )
+    raise DatasetError(
+        f"{root} holds only the {' and '.join(drawn)} split of a synthetic world: its {split} "
+        f"split was not drawn. Generate the full world to use it: {how}"
+    )
 
 
 def lookalike_groups(root: str | Path, tracklets: Sequence[Tracklet]) -> list[int | None]:
