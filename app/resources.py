@@ -107,15 +107,18 @@ HASH = {Workspace: _hash_workspace}
 
 
 def _workspace(key: str, title: str, models: dict[str, DemoModel], data, root: Path) -> Workspace:
-    galleries = {label: model_gallery(data.gallery, m) for label, m in models.items()}
+    # A model folder's shipped embeddings, where they fit this world, spare the embedding.
+    galleries = {
+        label: model_gallery(data.gallery, m, world_root=root) for label, m in models.items()
+    }
     subsets = data.query_subsets()
     return Workspace(key, title, models, data, root, subsets, galleries)
 
 
 @st.cache_resource(show_spinner=False)
 def demo_workspace() -> Workspace:
-    """The shipped demo models on the demo world (generated once into the cache unless
-    ``strf demo`` did it)."""
+    """The shipped demo models on the demo world's test split (generated once into the cache
+    unless ``strf demo`` did it), their galleries served from the shipped embeddings."""
     root = demo_world()
     title = "demo models on the synthetic demo world"
     return _workspace("demo", title, demo_models(), demo_dataset(root), root)
@@ -143,7 +146,8 @@ def custom_workspace(
 
 
 def warm_up(ws: Workspace) -> None:
-    """Embed each model's gallery with all branches on (disk-cached: slow only the first time)."""
+    """Embed each model's gallery with all branches on (disk-cached: slow only the first time;
+    nothing to do where the shipped embeddings were installed)."""
     for label, model in ws.models.items():
         ws.galleries[label].features(model.model)
 
@@ -151,16 +155,23 @@ def warm_up(ws: Workspace) -> None:
 @st.cache_resource(show_spinner=False, hash_funcs=HASH)
 def start_precompute(ws: Workspace) -> threading.Thread | None:
     """Embed the gallery for every branch set of the STRF models in the background, once per
-    process, so toggles find their embeddings ready (``STRF_APP_PRECOMPUTE=0`` turns it off)."""
+    process, so toggles find their embeddings ready (``STRF_APP_PRECOMPUTE=0`` turns it off).
+    ``None`` when there is nothing to embed (the shipped embeddings cover every branch set)."""
     if os.environ.get("STRF_APP_PRECOMPUTE", "1") == "0":
+        return None
+    todo = [
+        label
+        for label, model in ws.models.items()
+        if model.has_strf and ws.galleries[label].missing(model.model)
+    ]
+    if not todo:
         return None
 
     def run() -> None:
         with contextlib.suppress(OSError, AttributeError):  # lower priority, Linux only
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        for label, model in ws.models.items():
-            if model.has_strf:
-                ws.galleries[label].precompute(model.model)
+        for label in todo:
+            ws.galleries[label].precompute(ws.models[label].model)
 
     thread = threading.Thread(target=run, name="strf-precompute", daemon=True)
     thread.start()
@@ -469,7 +480,7 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
     """
     model = ws.models[label]
     settings = ws.galleries[label]
-    queries_gallery = model_gallery(ws.dataset.query, model)
+    queries_gallery = model_gallery(ws.dataset.query, model, world_root=ws.root)
     q = queries_gallery.features(model.model)
     g = settings.features(model.model)
     distances = cosine_distance(q, g).numpy()

@@ -1,23 +1,32 @@
-"""The shipped demo models load and reproduce their recorded metrics on regenerated sample data."""
+"""The shipped demo models load and reproduce their recorded metrics on regenerated sample data;
+their shipped embeddings match recomputation; ``strf demo`` generates the test split only and
+embeds nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
+import torch
 
-from strf_core import cli
+from strf_core import active_branches, cli
+from strf_core.data.datasets.synthetic import drawn_splits
 from strf_core.data.user import read_tracklet
 from strf_core.demo import (
     demo_dataset,
     demo_models,
+    demo_tracklets,
     demo_world,
     example_tracklets,
     model_gallery,
+    world_spec,
 )
 from strf_core.engine.checkpoint import load_trained_model
 from strf_core.experiments import evaluate_checkpoint
+from strf_core.retrieval import BUNDLE_NAME
+from strf_core.retrieval import gallery as gallery_module
 from strf_core.synth import META_NAME
 
 MODELS = Path(__file__).resolve().parents[1] / "sample_data" / "models"
@@ -34,9 +43,11 @@ def cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def world(cache) -> Path:
-    """The demo world the models were evaluated on, regenerated from its seed into the cache."""
+    """The test split of the demo world the models were evaluated on, regenerated from its seed
+    into the cache."""
     root = demo_world()
     assert root.is_relative_to(cache) and (root / META_NAME).is_file()
+    assert root.name.endswith("-test") and drawn_splits(root) == ("test",)
     assert demo_world(root) == root  # present: not generated again
     return root
 
@@ -59,6 +70,7 @@ def test_demo_model_reproduces_its_recorded_metrics(world, name, strf):
     directory = MODELS / name
     files = {p.name: p.stat().st_size for p in directory.iterdir()}
     assert {"model.safetensors", "state.pt", "config.yaml", "eval.json"} <= set(files)
+    files.pop(BUNDLE_NAME, None)  # the shipped embeddings: their own test
     assert sum(files.values()) < 10 * 2**20
 
     model, config = load_trained_model(directory)
@@ -79,25 +91,79 @@ def test_demo_model_reproduces_its_recorded_metrics(world, name, strf):
     assert record["metrics"]["mAP"] > 0.3
 
 
-def test_strf_demo_embeds_the_galleries_the_dashboard_reads_and_reads_them_back(
-    world, monkeypatch, capsys
+def _fail(*args, **kwargs):
+    raise AssertionError("generated or embedded")
+
+
+def test_strf_demo_and_the_dashboards_galleries_use_the_shipped_embeddings(
+    world, cache, monkeypatch, capsys
 ):
-    data = demo_dataset(world)
-    galleries = {name: model_gallery(data.gallery, m) for name, m in demo_models().items()}
-    paths = {
-        name: g.cache.path(g.model_key(demo_models()[name].model), g.data_key)
-        for name, g in galleries.items()
-    }
-    assert not any(p.is_file() for p in paths.values())
-
-    assert cli.main(["demo", "--quiet", "--workers", "1"]) == 0
-    assert all(p.is_file() for p in paths.values())  # where the dashboard's galleries look
-    assert "demo data ready" in capsys.readouterr().out
-
-    # A second run finds the world and both embeddings: nothing is generated or embedded.
-    def fail(*args, **kwargs):
-        raise AssertionError("embedded again")
-
-    monkeypatch.setattr("strf_core.retrieval.gallery.extract_features", fail)
-    monkeypatch.setattr("strf_core.demo.generate", fail)
+    # The world is there; every embedding comes from the shipped bundles.
+    monkeypatch.setattr(gallery_module, "extract_features", _fail)
+    monkeypatch.setattr("strf_core.demo.generate", _fail)
     assert cli.main(["demo", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "demo data ready" in out and out.count("shipped embeddings") == 2
+    assert not (cache / "embeddings").exists()  # nothing embedded, nothing cached
+    data = demo_dataset(world)
+    for model in demo_models().values():
+        for tracklets in (data.gallery, data.query):  # Explore's gallery, Benchmarks' queries
+            gallery = model_gallery(tracklets, model, world_root=world)
+            assert gallery.missing(model.model) == []  # every branch set: toggles wait for none
+            assert gallery.features(model.model).shape == (len(tracklets), 512)
+
+
+@pytest.mark.parametrize("name", ["baseline", "strf"])
+def test_shipped_embeddings_match_recomputation(world, tmp_path, name):
+    model = demo_models()[name]
+    assert (MODELS / name / BUNDLE_NAME).stat().st_size < 20 * 2**20
+    data = demo_dataset(world)
+    assert demo_tracklets(data) == data.gallery  # AP3D protocol: the gallery holds the queries
+    # A query, the longest tracklet and a distractor.
+    longest = max(data.gallery, key=lambda t: len(t.frames))
+    sample = [data.query[0], longest, next(t for t in data.gallery if t.pid == 0)]
+    shipped = model_gallery(sample, model, tmp_path / "a", world_root=world)
+    recomputed = model_gallery(sample, model, tmp_path / "b")
+    sets = [None]
+    if model.has_strf:  # all on, one off, one alone
+        sets += [("t_dynamic", "s_fine", "s_coarse"), ("s_coarse",)]
+    for names in sets:
+        with active_branches(*names) if names else contextlib.nullcontext():
+            want = recomputed.features(model.model)
+            got = shipped.features(model.model)
+        torch.testing.assert_close(got, want, rtol=2e-3, atol=2e-3 * float(want.abs().max()))
+    assert not (tmp_path / "a").exists()  # served from the bundle, nothing embedded
+
+
+def test_demo_world_uses_a_whole_world_of_its_spec_when_there(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRF_CACHE", str(tmp_path))
+    spec = {"preset": "tiny", "seed": 0, "size": (128, 64)}
+    monkeypatch.setattr("strf_core.demo.world_spec", lambda: spec)
+    synth = tmp_path / "synth"
+    assert demo_world() == synth / "tiny-seed0-128x64-test"
+    whole = demo_world(splits=("train", "test"))  # to train on: generated whole
+    assert whole == synth / "tiny-seed0-128x64" and drawn_splits(whole) == ("train", "test")
+    monkeypatch.setattr("strf_core.demo.generate", _fail)
+    assert demo_world() == whole  # the whole world serves for the test split too
+
+
+def test_demo_command_bad_input_is_named(capsys, monkeypatch):
+    monkeypatch.setattr("strf_core.demo.generate", _fail)
+    assert cli.main(["demo", "--write-embeddings", "strff"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown demo model(s) 'strff'" in err and "baseline, strf" in err
+    assert cli.main(["demo", "--write-embeddings", "--all-branch-sets"]) == 2
+    assert "--all-branch-sets" in capsys.readouterr().err
+    assert cli.main(["demo", "--workers", "0"]) == 2
+    assert "--workers must be 1 or more" in capsys.readouterr().err
+
+
+def test_demo_models_must_record_one_world(tmp_path, monkeypatch):
+    for name in ("baseline", "strf"):
+        (tmp_path / name).mkdir()
+        record = json.loads((MODELS / name / "eval.json").read_text())
+        record["world"]["seed"] = {"baseline": 0, "strf": 1}[name]
+        (tmp_path / name / "eval.json").write_text(json.dumps(record))
+    monkeypatch.setattr("strf_core.demo.MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match="record different worlds"):
+        world_spec()

@@ -4,7 +4,9 @@
 
     Gallery(tracklets, cache_dir=...)             data key: frame paths, sizes, mtimes
       .features(model)                            model key: weights, architecture, active
-        memory (LRU) -> disk cache -> embed         STRF branches, extraction settings
+        memory (LRU) -> installed -> disk cache     STRF branches, extraction settings
+        -> embed
+      .install(model, features)                   shipped embeddings (retrieval/bundle.py)
       .rank(model, query, k=10)                   query: Tracklet, uint8 clip or embedding
         -> Ranking(hits=[Hit(rank, index, distance, pid, camid, kind), ...])
 
@@ -83,6 +85,18 @@ class Ranking:
     def records(self) -> list[dict[str, object]]:
         """The hits as plain dicts (for a table or JSON)."""
         return [hit._asdict() for hit in self.hits]
+
+
+def all_branch_sets(model: ReIDModel) -> list[tuple[str, ...] | None]:
+    """Every set of STRF branches the model can switch on, as :func:`active_branches` takes
+    them: all subsets of its units' branches (16 for the four), ``[None]`` (no switch) for a
+    model without STRF."""
+    built = sorted({b for u in model.strf_units().values() for b in u.branches})
+    if not built:
+        return [None]
+    return [
+        tuple(b for i, b in enumerate(built) if mask >> i & 1) for mask in range(2 ** len(built))
+    ]
 
 
 def hit_kind(query_pid: int | None, query_camid: int | None, pid: int, camid: int) -> str:
@@ -182,6 +196,7 @@ class Gallery:
         }
         self.index, self.block_size, self.memory_slots = index, block_size, memory_slots
         self._memory: OrderedDict[str, tuple[Tensor, FaissIndex | None]] = OrderedDict()
+        self._installed: dict[str, Tensor] = {}  # by model key + data key; never evicted
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
         self.data_key = data_key(self.tracklets)
@@ -196,17 +211,40 @@ class Gallery:
             if new_key != self.data_key:
                 self.data_key = new_key
                 self._memory.clear()
+                self._installed.clear()
 
     def model_key(self, model: ReIDModel) -> str:
         """The key of ``model`` with the calling context's STRF branches and this gallery's
         extraction settings."""
         return model_key(model, self.settings)
 
+    def install(self, model: ReIDModel, features: Tensor) -> None:
+        """Serve ``features`` as this gallery's embeddings for ``model`` under the calling
+        context's branch switches, without embedding: kept for the gallery's life, in no
+        cache. The caller vouches that they are what :meth:`features` would compute
+        (:func:`~strf_core.retrieval.bundle.install_bundle` checks a shipped bundle first).
+
+        Shape:
+            features: ``(G, D)``, any float dtype; kept as float32.
+
+        Raises:
+            ValueError: not one row per gallery tracklet.
+        """
+        if features.dim() != 2 or len(features) != len(self):
+            raise ValueError(
+                f"installed embeddings must be ({len(self)}, D), one row per gallery tracklet, "
+                f"got {tuple(features.shape)}"
+            )
+        key = self.model_key(model)
+        with self._lock:
+            self._installed[key + self.data_key] = features.detach().float().cpu().contiguous()
+            self._memory.pop(key + self.data_key, None)
+
     def features(self, model: ReIDModel, *, progress: bool = False) -> Tensor:
         """The gallery's embeddings for ``model`` under the current branch switches.
 
-        From memory, else from the disk cache, else embedded with
-        :func:`~strf_core.features.extract_features` and cached.
+        From memory, else installed (:meth:`install`), else from the disk cache, else embedded
+        with :func:`~strf_core.features.extract_features` and cached.
 
         Shape:
             ``(G, D)``, float32 on the CPU.
@@ -223,7 +261,9 @@ class Gallery:
                 if key + data in self._memory:
                     self._memory.move_to_end(key + data)
                     return self._memory[key + data]
-            features = self.cache.load(key, data, len(self)) if self.cache else None
+                features = self._installed.get(key + data)
+            if features is None and self.cache is not None:
+                features = self.cache.load(key, data, len(self))
             if features is None:
                 features = extract_features(
                     model, self.tracklets, progress=progress, **self._extract
@@ -256,22 +296,31 @@ class Gallery:
         Returns:
             How many branch sets had to be embedded (the others were cached already).
         """
+        missing = self.missing(model, branch_sets)
+        for names in missing:
+            with active_branches(*names):
+                self.features(model, progress=progress)
+        return len(missing)
+
+    def missing(
+        self, model: ReIDModel, branch_sets: Sequence[Sequence[str]] | None = None
+    ) -> list[tuple[str, ...]]:
+        """The branch sets (default: all, as :meth:`precompute`) whose embeddings are neither
+        in memory, nor installed, nor in the disk cache: those a toggle would wait for."""
         if branch_sets is None:
-            built = sorted({b for u in model.strf_units().values() for b in u.branches})
-            branch_sets = [
-                [b for i, b in enumerate(built) if mask >> i & 1] for mask in range(2 ** len(built))
-            ]
-        embedded = 0
+            branch_sets = [names or () for names in all_branch_sets(model)]
+        missing = []
         for names in branch_sets:
             with active_branches(*names):
-                key = self.model_key(model) + self.data_key
-                with self._lock:
-                    cached = key in self._memory
-                if not cached and self.cache is not None:
-                    cached = self.cache.path(self.model_key(model), self.data_key).is_file()
-                embedded += not cached
-                self.features(model, progress=progress)
-        return embedded
+                model_key = self.model_key(model)
+            key = model_key + self.data_key
+            with self._lock:
+                cached = key in self._memory or key in self._installed
+            if not cached and self.cache is not None:
+                cached = self.cache.path(model_key, self.data_key).is_file()
+            if not cached:
+                missing.append(tuple(names))
+        return missing
 
     def embed_query(self, model: ReIDModel, query: Tracklet | Tensor) -> Tensor:
         """A query's embedding with this gallery's settings.

@@ -33,6 +33,19 @@ def load_metadata(root: str | Path) -> dict:
     return json.loads(path.read_text())
 
 
+def _drawn(generator: dict) -> tuple[str, ...]:
+    return tuple(generator.get("splits", ("train", "test")))  # worlds before the key: both
+
+
+def drawn_splits(root: str | Path) -> tuple[str, ...]:
+    """The splits the synthetic world at ``root`` holds: ``("train", "test")`` or ``("test",)``.
+
+    Raises:
+        DatasetError: ``root`` has no metadata.
+    """
+    return _drawn(load_metadata(root)["generator"])
+
+
 def require_split(root: str | Path, split: str) -> None:
     """Raise unless the synthetic world at ``root`` has ``split`` drawn.
 
@@ -44,7 +57,7 @@ def require_split(root: str | Path, split: str) -> None:
             that generates the whole world).
     """
     generator = load_metadata(root)["generator"]
-    drawn = generator.get("splits", ["train", "test"])  # worlds before the key: both
+    drawn = _drawn(generator)
     if split in drawn:
         return
     height, width = generator["size"]
