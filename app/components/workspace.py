@@ -14,9 +14,9 @@ def demo_workspace() -> R.Workspace:
     """
     try:
         with st.spinner(
-            "Preparing the sample data: the first start generates the synthetic demo world and "
-            "embeds its gallery with both models (about half a minute, once; then cached on disk; "
-            "`strf demo` does it ahead of time, with every core)."
+            "Preparing the sample data: the first start generates the test split of the "
+            "synthetic demo world (about a minute, once; then cached on disk; `strf demo` does "
+            "it ahead of time, with every core). The gallery embeddings are shipped."
         ):
             ws = R.demo_workspace()
             R.warm_up(ws)
