@@ -93,8 +93,15 @@ def tracklet_key(tracklet: Tracklet, root: str | os.PathLike[str]) -> str:
     Raises:
         ValueError: a frame is not under ``root``.
     """
-    root = Path(root).expanduser().absolute()
-    relative = [Path(frame).relative_to(root).as_posix() for frame in tracklet.frames]
+    # Text, not pathlib: a gallery has tens of thousands of frames (dataset loaders build the
+    # paths as root + separator + name, and resolve_root makes the root absolute the same way).
+    prefix = os.path.join(Path(root).expanduser().absolute(), "")
+    relative = []
+    for frame in tracklet.frames:
+        frame = os.fspath(frame)
+        if not frame.startswith(prefix):
+            raise ValueError(f"{frame} is not under {prefix}")
+        relative.append(frame[len(prefix) :].replace(os.sep, "/"))
     return hashlib.sha256("\n".join(relative).encode()).hexdigest()[:ROW_DIGITS]
 
 
