@@ -309,17 +309,18 @@ class Gallery:
         in memory, nor installed, nor in the disk cache: those a toggle would wait for."""
         if branch_sets is None:
             branch_sets = [names or () for names in all_branch_sets(model)]
-        missing = []
+        missing, seen = [], set()
         for names in branch_sets:
             with active_branches(*names):
                 model_key = self.model_key(model)
             key = model_key + self.data_key
             with self._lock:
-                cached = key in self._memory or key in self._installed
+                cached = key in self._memory or key in self._installed or key in seen
             if not cached and self.cache is not None:
                 cached = self.cache.path(model_key, self.data_key).is_file()
             if not cached:
                 missing.append(tuple(names))
+                seen.add(key)  # a set listed twice (or two sets one model treats alike): once
         return missing
 
     def embed_query(self, model: ReIDModel, query: Tracklet | Tensor) -> Tensor:
