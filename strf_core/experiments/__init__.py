@@ -17,6 +17,8 @@ from strf_core.experiments.demo_models import (
     check_split,
     evaluate_checkpoint,
     export_demo_model,
+    export_trained_model,
+    training_summary,
 )
 from strf_core.experiments.grids import (
     ABLATION_GROUPS,
@@ -106,6 +108,7 @@ __all__ = [
     "ensure_data",
     "evaluate_checkpoint",
     "export_demo_model",
+    "export_trained_model",
     "group_cells",
     "load_records",
     "read_reports",
@@ -116,6 +119,7 @@ __all__ = [
     "run_cell",
     "run_cells",
     "run_grid",
+    "training_summary",
     "tuned_overrides",
     "write_report",
 ]

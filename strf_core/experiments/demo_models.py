@@ -1,13 +1,20 @@
-"""The demo models: the benchmark's first-seed runs, exported for the dashboard and checked.
+"""Trained models exported with their evaluation record, for the dashboard and for checks.
 
-``strf benchmark --demo-models DIR`` exports the baseline and STRF cells of one seed with
-:func:`export_demo_model`; their ``eval.json`` keeps the cell's record and the metrics of a fast
-check slice of the test split (:func:`check_split`), which the tests reproduce with
+- ``strf export CHECKPOINT TARGET --data-root WORLD`` (:func:`export_trained_model`): any
+  checkpoint trained on a synthetic world; the shipped demo models are made so.
+- ``strf benchmark --demo-models DIR`` (:func:`export_demo_model`): the baseline and STRF cells
+  of one benchmark seed (the ``tiny`` pair).
+
+Either way ``eval.json`` holds the metrics on the whole test split (overall and per hard case)
+and on a fast check slice of it (:func:`check_split`), which the tests reproduce with
 :func:`evaluate_checkpoint`.
 """
 
 from __future__ import annotations
 
+import json
+import platform
+import time
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +96,88 @@ def export_demo_model(run_dir: Path, target: Path, record: CellRecord, data_root
         "check": {"num_ids": DEMO_CHECK_IDS, "metrics": check.to_dict()},
     }
     return export_checkpoint(source, target, extra_files={"eval.json": json_text(payload)})
+
+
+def training_summary(run_dir: str | Path) -> dict[str, Any]:
+    """What a run's ``metrics.jsonl`` says about its training: steps, epochs and the
+    validation curve (``[]`` without a validation split). ``{}`` when the file is absent.
+
+    Each line is a JSON object; a line that is not is named in the error.
+
+    Raises:
+        ValueError: a line of ``metrics.jsonl`` that is not JSON (file and line named).
+    """
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return {}
+    steps, epochs, curve = 0, 0, []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}, line {number}: not JSON ({error.msg})") from None
+        steps, epochs = max(steps, entry.get("step", 0)), max(epochs, entry.get("epoch", 0))
+        if "val" in entry:
+            val = entry["val"]
+            curve.append([entry["epoch"], entry["step"], val["mAP"], val["rank1"]])
+    return {"steps": steps, "epochs": epochs, "val_curve": curve}
+
+
+def export_trained_model(
+    checkpoint: str | Path,
+    target: str | Path,
+    data_root: str | Path,
+    *,
+    label: str,
+    check_ids: int = DEMO_CHECK_IDS,
+    command: str = "",
+) -> Path:
+    """Export a checkpoint trained on a synthetic world, with an ``eval.json``.
+
+    The checkpoint is copied for inference (:func:`~strf_core.engine.checkpoint.
+    export_checkpoint`: no optimizer, no machine paths) and evaluated with its own data
+    settings on the world's whole test split and on its check slice.
+
+    Args:
+        checkpoint: the checkpoint directory (``RUN/best`` or ``RUN/last``); ``RUN``'s
+            ``metrics.jsonl``, when present, gives the training summary.
+        target: where the export goes (replaced).
+        data_root: the synthetic world it was trained on (its test split is evaluated).
+        label: what the dashboard calls it (``"STRF-P3D-C"``).
+        check_ids: identities in the check slice.
+        command: the command that trained it, for the record.
+
+    Returns:
+        ``target``.
+    """
+    from strf_core.engine.checkpoint import export_checkpoint, load_training_state
+    from strf_core.engine.config import load_config
+    from strf_core.synth import load_metadata
+
+    checkpoint = Path(checkpoint)
+    started = time.perf_counter()
+    metrics = evaluate_checkpoint(checkpoint, data_root)
+    check = evaluate_checkpoint(checkpoint, data_root, num_ids=check_ids)
+    generator = load_metadata(data_root)["generator"]
+    data = load_config(checkpoint / "config.yaml").data
+    mode = "dense all-frame" if data.test_mode == "dense" else f"{data.seq_len}-frame clip"
+    state = load_training_state(checkpoint)
+    payload = {
+        "label": label,
+        "metrics": metrics.to_dict(),
+        "protocol": f"MARS {data.protocol} protocol on the synthetic MARS tree, {mode} features",
+        "world": {
+            "preset": generator["preset"],
+            "seed": generator["seed"],
+            "size": list(generator["size"]),
+        },
+        "checkpoint": {"name": checkpoint.name, "epoch": state.epoch, "step": state.step},
+        "training": {**training_summary(checkpoint.parent), "command": command},
+        "eval_s": round(time.perf_counter() - started, 1),
+        "device": f"cpu ({platform.processor() or platform.machine()})",
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "check": {"num_ids": check_ids, "metrics": check.to_dict()},
+    }
+    return export_checkpoint(checkpoint, target, extra_files={"eval.json": json_text(payload)})
