@@ -50,7 +50,7 @@ class TrainingState:
     rng: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     best_score: float = float("-inf")
-    evals_since_best: int = 0  # validation evaluations since ``best_score`` last improved
+    evals_since_best: int = 0  # evaluations after the last lr step without a better score
 
 
 def rng_state() -> dict[str, Any]:

@@ -12,8 +12,8 @@
 
 With a validation split (``data.val_ids = k`` holds k training identities out,
 :func:`~strf_core.data.validation.carve_validation`) every evaluation scores it, ``best/``
-follows its mAP, ``patience`` evaluations without a better one stop the run, and the test split
-is scored once, on the final model.
+follows its mAP, ``patience`` evaluations without a better one (counted from the last
+learning-rate step) stop the run, and the test split is scored once, on the final model.
 
 Resume is exact: the batches of an epoch are a pure function of (seed, epoch), every clip's
 random draws come from its own seed, and the checkpoint holds the optimizer, the scheduler and
@@ -366,7 +366,8 @@ class Trainer:
 
     @property
     def stopped_early(self) -> bool:
-        """``patience`` validation evaluations in a row brought no better mAP."""
+        """``patience`` validation evaluations in a row, after the last learning-rate step,
+        brought no better mAP."""
         patience = self.config.patience
         return bool(self.validation.query and patience and self.state.evals_since_best >= patience)
 
@@ -433,7 +434,9 @@ class Trainer:
                 self.state.best_score = val["mAP"]
                 self.state.evals_since_best = 0
                 self._checkpoint("best")
-            else:
+            elif self.state.epoch >= max(self.config.optim.milestones, default=0):
+                # Patience counts from the last learning-rate step: before it, a plateau says
+                # nothing about where the decayed model will go.
                 self.state.evals_since_best += 1
             if (final or self.stopped_early) and self.dataset is not None:
                 result = self._evaluate_test()
