@@ -80,9 +80,7 @@ FLAT = ("optim.lr=0", "patience=2", "optim.milestones=[]")
 def test_best_follows_validation_and_patience_stops_with_one_test_evaluation(world, tmp_path):
     # lr 0: the weights never change, so validation mAP never improves after the first
     # evaluation and patience 2 must stop the run after epoch 3 of 6 (no lr step to wait for).
-    trainer = Trainer.from_config(
-        _config(world, tmp_path / "run", *FLAT), progress=False
-    )
+    trainer = Trainer.from_config(_config(world, tmp_path / "run", *FLAT), progress=False)
     assert trainer.model.head.classifier.out_features == 4  # 6 training ids - 2 held out
     result = trainer.fit()
     assert result["epoch"] == 3 and trainer.stopped_early
@@ -93,9 +91,7 @@ def test_best_follows_validation_and_patience_stops_with_one_test_evaluation(wor
     assert result["mAP"] == tests[0]["eval"]["mAP"] and "subsets" in result
     # best/ is the first evaluation's model; its score is validation mAP, not test mAP.
     first_val = next(r["val"]["mAP"] for r in records if "val" in r)
-    resumed = Trainer.from_config(
-        _config(world, tmp_path / "run", *FLAT), progress=False
-    )
+    resumed = Trainer.from_config(_config(world, tmp_path / "run", *FLAT), progress=False)
     assert resumed.state.best_score == first_val
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
     # Resuming a stopped run does not train further.
