@@ -145,3 +145,30 @@ def test_strf_export_errors_name_what_is_wrong(trained, tmp_path, capsys):
     (broken / "metrics.jsonl").write_text('{"epoch": 1, "step": 2}\n{"epoch": 1, "st\n')
     with pytest.raises(ValueError, match=r"metrics\.jsonl, line 2: not JSON"):
         training_summary(broken)
+
+
+def test_model_card_shows_each_models_scores_and_both_validation_curves(trained, tmp_path, capsys):
+    world, run = trained
+    for name in ("best", "last"):
+        args = ["export", str(run / name), str(tmp_path / name), "--data-root", str(world)]
+        assert main([*args, "--label", f"tiny {name}", "--command", f"strf train {name}"]) == 0
+    page = tmp_path / "card.md"
+    folders = [str(tmp_path / "best"), str(tmp_path / "last")]
+    assert main(["model-card", *folders, "--title", "Tiny", "--markdown", str(page)]) == 0
+    text = page.read_text()
+    assert text.startswith("# Tiny\n") and "`tiny` world, seed 3, 64x32 frames" in text
+    for name in ("best", "last"):
+        record = json.loads((tmp_path / name / "eval.json").read_text())
+        row = next(line for line in text.splitlines() if line.startswith(f"| tiny {name} "))
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == f"`{name}/`, epoch {record['checkpoint']['epoch']}"
+        assert cells[2] == f"{100 * record['metrics']['mAP']:.1f}"
+        occluded = record["metrics"]["subsets"]["occluded"]
+        assert f"{100 * occluded['mAP']:.1f} | {100 * occluded['rank1']:.1f}" in row
+        assert f"strf train {name}" in text
+    curve = text.split("## Validation curve")[1].split("## Reproduce")[0]
+    assert [line.split("|")[1].strip() for line in curve.splitlines() if line[:3] == "| 1"] == ["1"]
+    assert sum(line.startswith("| ") and line[2].isdigit() for line in curve.splitlines()) == 3
+
+    assert main(["model-card", str(tmp_path / "nowhere")]) == 2
+    assert "eval.json not found" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """``strf benchmark``, ``strf ablate``, ``strf recipe``: run a grid's missing cells, then
 re-render its report from every stored cell (:mod:`strf_core.experiments`); ``strf evidence``
-(Fig. 5 measured) and ``strf export`` (a trained model with its evaluation record)."""
+(Fig. 5 measured), ``strf export`` (a trained model with its evaluation record) and
+``strf model-card`` (a page on exported models)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from strf_core.experiments import (
     benchmark_cells,
     export_demo_model,
     export_trained_model,
+    model_card,
     recipe_cells,
     run_grid,
     write_report,
@@ -341,11 +343,48 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     return p
 
 
+def _cmd_model_card(args: argparse.Namespace) -> int:
+    import json
+
+    from strf_core.atomic import write_text_atomic
+
+    records = {}
+    for folder in map(Path, args.models):
+        path = folder / "eval.json"
+        if not path.is_file():
+            print(f"{path} not found: export the model with strf export first", file=sys.stderr)
+            return 2
+        records[folder.name] = json.loads(path.read_text())
+    text = model_card(records, title=args.title)
+    if args.markdown:
+        write_text_atomic(Path(args.markdown), text)
+        print(f"wrote {args.markdown}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def add_model_card_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "model-card",
+        help="a Markdown page on exported models: scores per hard case, validation curves",
+        description="Read the eval.json of models exported with strf export and write one "
+        "Markdown page: test-split scores overall and per hard case, the shipped checkpoint, "
+        "the validation curves side by side and the training commands.",
+    )
+    p.add_argument("models", nargs="+", help="exported model folders (e.g. sample_data/models/*)")
+    p.add_argument("--title", default="Trained models", help="the page's title")
+    p.add_argument("--markdown", help="write the page here (default: print it)")
+    p.set_defaults(func=_cmd_model_card)
+    return p
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``strf benchmark``, ``strf ablate``, ``strf recipe``, ``strf evidence`` and
-    ``strf export``."""
+    """Add ``strf benchmark``, ``strf ablate``, ``strf recipe``, ``strf evidence``,
+    ``strf export`` and ``strf model-card``."""
     add_benchmark_parser(subparsers)
     add_ablate_parser(subparsers)
     add_recipe_parser(subparsers)
     add_evidence_parser(subparsers)
     add_export_parser(subparsers)
+    add_model_card_parser(subparsers)

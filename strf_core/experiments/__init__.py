@@ -18,6 +18,7 @@ from strf_core.experiments.demo_models import (
     evaluate_checkpoint,
     export_demo_model,
     export_trained_model,
+    model_card,
     training_summary,
 )
 from strf_core.experiments.grids import (
@@ -111,6 +112,7 @@ __all__ = [
     "export_trained_model",
     "group_cells",
     "load_records",
+    "model_card",
     "read_reports",
     "recipe_cells",
     "recipe_overrides",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,75 @@ def export_trained_model(
         "check": {"num_ids": check_ids, "metrics": check.to_dict()},
     }
     return export_checkpoint(checkpoint, target, extra_files={"eval.json": json_text(payload)})
+
+
+def model_card(records: Mapping[str, Mapping[str, Any]], *, title: str) -> str:
+    """A Markdown page on exported models from their ``eval.json`` records (by folder name):
+    the test split's scores overall and per hard case, the checkpoint each ships, the
+    validation curves side by side, and the commands that made them.
+
+    One run per model: the page says so and draws no verdict between them (the seed spread of a
+    benchmark is what tells a difference from noise).
+    """
+    names = list(records)
+    subsets = sorted({s for r in records.values() for s in r["metrics"].get("subsets", {})})
+    subsets.sort(key=lambda s: (s == "clean", s))  # the hard cases first, clean last
+    pct = "{:.1f}".format
+    lines = [f"# {title}", ""]
+    worlds = {json.dumps(r["world"], sort_keys=True) for r in records.values()}
+    if len(worlds) == 1:
+        world = next(iter(records.values()))["world"]
+        size = "x".join(map(str, world["size"]))
+        lines += [
+            f"Test split of the synthetic `{world['preset']}` world, seed {world['seed']}, "
+            f"{size} frames (`strf synth WORLD --preset {world['preset']} --seed "
+            f"{world['seed']} --size {size}`); {next(iter(records.values()))['protocol']}. "
+            "Numbers are %, one training run per model: no verdict between them is drawn "
+            "here.",
+            "",
+        ]
+    header = ["model", "checkpoint", "mAP", "R@1", "R@5"]
+    for subset in subsets:
+        header += [f"{subset} mAP", f"{subset} R@1"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name in names:
+        r = records[name]
+        m, ckpt = r["metrics"], r.get("checkpoint", {})
+        where = f"`{ckpt['name']}/`, epoch {ckpt['epoch']}" if ckpt else "-"
+        cells = [f"{r.get('label', name)} (`{name}`)", where]
+        cells += [pct(100 * m["mAP"]), pct(100 * m["rank1"]), pct(100 * m["rank5"])]
+        for subset in subsets:
+            s = m.get("subsets", {}).get(subset)
+            cells += [pct(100 * s["mAP"]), pct(100 * s["rank1"])] if s else ["-", "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    counts = next(iter(records.values()))["metrics"]
+    per = ", ".join(f"{s} {counts['subsets'][s]['num_queries']}" for s in subsets)
+    lines += ["", f"Queries: {counts['num_queries']} ({per}; a query may be in several)."]
+    curves = {n: r.get("training", {}).get("val_curve", []) for n, r in records.items()}
+    if any(curves.values()):
+        epochs = sorted({(row[0], row[1]) for c in curves.values() for row in c})
+        header = ["epoch", "step"]
+        for n in names:
+            header += [f"{n} val mAP", f"{n} val R@1"]
+        lines += [
+            "",
+            "## Validation curve",
+            "",
+            "Held-out training identities (`data.val_ids`), never the test split; `best/` is the "
+            "evaluation with the highest validation mAP.",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---:|" * (2 + 2 * len(names)),
+        ]
+        for epoch, step in epochs:
+            row = [str(epoch), str(step)]
+            for n in names:
+                hit = next((c for c in curves[n] if c[0] == epoch), None)
+                row += [pct(100 * hit[2]), pct(100 * hit[3])] if hit else ["", ""]
+            lines.append("| " + " | ".join(row) + " |")
+    commands = [(n, r.get("training", {}).get("command")) for n, r in records.items()]
+    if any(c for _, c in commands):
+        lines += ["", "## Reproduce", "", "```bash"]
+        lines += [c for _, c in commands if c]
+        lines += ["```"]
+    return "\n".join(lines) + "\n"
