@@ -144,8 +144,10 @@ def load_cell(setup: Setup, cell: Cell) -> CellRecord | None:
 
     expected = config_to_dict(load_config(None, [*CELL_DEFAULTS, *record.overrides]))
     for item in CELL_DEFAULTS:
-        section, key = item.split("=", 1)[0].split(".")
-        stored = record.config.get(section, {}).get(key)
+        dotted, pinned = item.split("=", 1)
+        section, key = dotted.split(".")
+        # A record without the setting predates it: it was made the pinned way.
+        stored = record.config.get(section, {}).get(key, pinned)
         if stored != expected[section][key]:
             raise CellSettingsError(
                 f"{path} was made with {section}.{key}={stored}, the grid now trains with "
