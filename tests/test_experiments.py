@@ -143,7 +143,7 @@ def test_cells_keep_the_identity_epoch_they_were_stored_with(tmp_path):
     stored = json.loads(path.read_text())
     stored["config"]["data"]["sampler"] = "tracklet"
     path.write_text(json.dumps(stored))
-    with pytest.raises(CellSettingsError, match="made with data.sampler=tracklet"):
+    with pytest.raises(CellSettingsError, match=r"made with data\.sampler=tracklet"):
         run_cells(setup, cells, train=fake, log=lambda _: None)
     del stored["config"]["data"]["sampler"]  # a cell stored before the setting existed
     path.write_text(json.dumps(stored))

@@ -18,8 +18,8 @@ from strf_core.data.samplers import (
     TrackletBatchSampler,
     build_batch_sampler,
 )
-from strf_core.data.writers import write_tiny_mars
 from strf_core.data.temporal import chunk_indices, evenly_spaced_indices, train_clip_indices
+from strf_core.data.writers import write_tiny_mars
 
 # 11 identities (not a multiple of P = 4), some with fewer tracklets than K = 3.
 TRACKLETS_PER_ID = [1, 2, 3, 5, 1, 4, 3, 2, 6, 1, 3]
