@@ -17,10 +17,10 @@ from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import Trainer
 
-# (pid, camera, frames): 4 + 4 + 2 tracklets, so AP3D's epoch (every tracklet once in groups
-# of K = 2) is 5 groups, 2 batches of P = 2 identities.
-TRAIN = ((5, 1, 3), (5, 3, 2), (5, 2, 2), (5, 4, 2), (2, 2, 4), (2, 1, 2), (2, 3, 2), (2, 5, 3))
-TRAIN += ((9, 6, 2), (9, 1, 2))
+# (pid, camera, frames): 6 + 4 + 2 tracklets, so AP3D's epoch (every tracklet once in groups
+# of K = 2) is 3 + 2 + 1 groups, 3 batches of P = 2 identities (an identity epoch: 2).
+TRAIN = ((5, 1, 3), (5, 3, 2), (5, 2, 2), (5, 4, 2), (5, 5, 2), (5, 6, 2))
+TRAIN += ((2, 2, 4), (2, 1, 2), (2, 3, 2), (2, 5, 3), (9, 6, 2), (9, 1, 2))
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +51,20 @@ def _config(root, out, *extra):
 def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
     full = Trainer.from_config(_config(mars_root, tmp_path / "full"), progress=False)
     result = full.fit()
-    assert result["step"] == 3 * full.steps_per_epoch == 6
-    # Stop in the middle of epoch 1 (after step 3), as a killed run would after its checkpoint.
+    assert result["step"] == 3 * full.steps_per_epoch == 9  # AP3D's epoch: 3 batches
+    # Stop in the middle of epoch 1 (after step 4), as a killed run would after its checkpoint.
     first = Trainer.from_config(
-        _config(mars_root, tmp_path / "cut", "max_steps=3", "checkpoint_every_steps=1"),
+        _config(mars_root, tmp_path / "cut", "max_steps=4", "checkpoint_every_steps=1"),
         progress=False,
     )
-    assert first.fit()["step"] == 3
+    assert first.fit()["step"] == 4
     # max_steps at an epoch boundary stops there too (not one step into the next epoch).
     at_boundary = Trainer.from_config(
-        _config(mars_root, tmp_path / "two", "max_steps=2"), progress=False
+        _config(mars_root, tmp_path / "two", "max_steps=3"), progress=False
     )
-    assert at_boundary.fit()["step"] == 2
+    assert at_boundary.fit()["step"] == 3
     resumed = Trainer.from_config(_config(mars_root, tmp_path / "cut"), progress=False)
-    assert (resumed.state.epoch, resumed.state.step) == (1, 3)
+    assert (resumed.state.epoch, resumed.state.step) == (1, 4)
     resumed.fit()
     for (name, a), b in zip(
         full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
@@ -86,7 +86,7 @@ def test_metrics_log_and_checkpoints(mars_root, tmp_path):
     ]
     steps = [r for r in records if "loss" in r]
     evals = [r for r in records if "eval" in r]
-    assert len(steps) == 4 and all(r["lr"] > 0 and r["loss"] > 0 for r in steps)
+    assert len(steps) == 6 and all(r["lr"] > 0 and r["loss"] > 0 for r in steps)
     assert [r["epoch"] for r in evals] == [1, 2] and evals[-1]["eval"]["mode"] == "dense"
     assert 0.0 <= result["mAP"] <= 1.0
     assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
