@@ -365,7 +365,9 @@ def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_
     real = write_tiny_mars(tmp_path / "mars", size=(64, 32))
     with pytest.raises(ConfigError, match="real data gives no such labels"):
         Trainer.from_config(load_config(None, [*overrides, f"data.root={real}"]), progress=False)
-    with pytest.raises(ConfigError, match=r"data\.sampler: expected one of identity, lookalike"):
+    with pytest.raises(
+        ConfigError, match=r"data\.sampler: expected one of tracklet, identity, lookalike"
+    ):
         Trainer.from_config(
             load_config(None, [*overrides, "data.sampler=hard", f"data.root={root}"])
         )
