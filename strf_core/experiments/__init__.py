@@ -24,6 +24,7 @@ from strf_core.experiments.demo_models import (
 from strf_core.experiments.grids import (
     ABLATION_GROUPS,
     BASELINE,
+    CELL_DEFAULTS,
     DEFAULT_EPOCHS,
     RECIPE,
     RECIPE_VARIANT_NAMES,
@@ -78,6 +79,7 @@ __all__ = [
     "ABLATION_GROUPS",
     "BASELINE",
     "BENCHMARK_REPORT",
+    "CELL_DEFAULTS",
     "DEFAULT_EPOCHS",
     "DEMO_CHECK_IDS",
     "METRICS",
