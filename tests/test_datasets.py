@@ -82,14 +82,16 @@ def test_unknown_dataset_names_the_available_ones(tmp_path):
 
 
 def test_one_place_maps_a_dataset_to_its_options():
-    everything = {"split_id": 3, "protocol": "ap3d"}
-    assert dataset_options("ilids_vid", **everything) == {"split_id": 3}
-    assert dataset_options("prid2011", **everything) == {"split_id": 3}
+    everything = {"split_id": 3, "protocol": "ap3d", "train_dense": True}
+    dense = {"train_dense": True}
+    assert dataset_options("ilids_vid", **everything) == {"split_id": 3, **dense}
+    assert dataset_options("prid2011", **everything) == {"split_id": 3, **dense}
     assert dataset_options("mars", **everything) == {"protocol": "ap3d"}
-    assert dataset_options("dukemtmc_vid", **everything) == {}
+    assert dataset_options("dukemtmc_vid", **everything) == dense
     assert dataset_options("folder", **everything) == {}
     assert datasets_with_option("split_id") == ["ilids_vid", "prid2011"]
     assert datasets_with_option("protocol") == ["mars"]
+    assert datasets_with_option("train_dense") == ["dukemtmc_vid", "ilids_vid", "prid2011"]
     with pytest.raises(ValueError, match="unknown dataset 'market'"):
         dataset_options("market", split_id=0)
 
@@ -691,3 +693,68 @@ def test_data_check_lists_missing_frames(capsys, mars_root, tmp_path):
     assert _run_check([str(root), "--dataset", "mars", "--max-problems", "1"]) == 1
     out = capsys.readouterr().out
     assert f"1 of 25 frames have problems:\n  missing: {gone}\n" in out
+
+
+# ----------------------------------------------------------------- AP3D's dense training splits
+
+
+def _ap3d_dense(frames, step, pieces_of):
+    """AP3D's ``tools/data_manager.py`` loop, transcribed: ``num_sampling = len // step``;
+    piece ``idx`` is ``frames[idx*step : (idx+pieces_of)*step]``, the last ``frames[idx*step:]``
+    (iLIDS-VID: step 32, ``idx + 2``; DukeMTMC-VideoReID: step 64, ``idx + 1``)."""
+    num_sampling = len(frames) // step
+    if num_sampling == 0:
+        return [frames]
+    out = []
+    for idx in range(num_sampling):
+        if idx == num_sampling - 1:
+            out.append(frames[idx * step :])
+        else:
+            out.append(frames[idx * step : (idx + pieces_of) * step])
+    return out
+
+
+def test_ilids_dense_training_split_is_ap3ds(tmp_path):
+    # 20 people: tracklets of 1 to 100 frames (the writer's rule), so every case occurs.
+    root = writers.write_tiny_ilids(tmp_path / "ilids", people=range(1, 21), max_frames=100)
+    whole = ILIDSVID(root, split_id=2)
+    dense = build_dataset("ilids_vid", root, split_id=2, train_dense=True)
+    expected = [
+        t._replace(frames=piece) for t in whole.train for piece in _ap3d_dense(t.frames, 32, 2)
+    ]
+    assert dense.train == expected
+    assert len(dense.train) > len(whole.train)  # some tracklets were long enough to cut
+    # By hand: a tracklet of 64 to 95 frames gives frames [0, 64) and [32, end).
+    long = next(t for t in whole.train if 64 <= len(t.frames) < 96)
+    pieces = [p.frames for p in dense.train if p.pid == long.pid and p.camid == long.camid]
+    assert pieces == [long.frames[:64], long.frames[32:]]
+    assert (dense.query, dense.gallery) == (whole.query, whole.gallery)  # test splits untouched
+
+
+def test_duke_dense_training_split_is_ap3ds(tmp_path):
+    tracklets = dict(writers.tiny.DUKE_TRACKLETS)
+    tracklets["train"] = ((1, 1, 1, 200), (1, 2, 2, 64), (4, 1, 3, 63), (7, 1, 8, range(2, 132)))
+    root = writers.write_tiny_duke(tmp_path / "duke", tracklets=tracklets)
+    whole = DukeMTMCVideoReID(root)
+    dense = build_dataset("dukemtmc_vid", root, train_dense=True)
+    expected = [
+        t._replace(frames=piece) for t in whole.train for piece in _ap3d_dense(t.frames, 64, 1)
+    ]
+    assert dense.train == expected
+    # By hand: 200 frames -> [0, 64), [64, 128), [128, 200); 64 and 63 frames stay whole;
+    # 130 frames (F0002 to F0131) -> [0, 64), [64, 130).
+    assert [len(t.frames) for t in dense.train] == [64, 64, 72, 64, 63, 64, 66]
+    assert dense.query == whole.query and dense.gallery == whole.gallery
+
+
+def test_prid_dense_uses_ilids_lengths_and_mars_has_none(tmp_path, mars_root):
+    root = writers.write_tiny_prid(
+        tmp_path / "prid", num_people_a=24, num_people_b=24, max_frames=80
+    )
+    whole, dense = PRID2011(root), PRID2011(root, train_dense=True)
+    expected = [
+        t._replace(frames=piece) for t in whole.train for piece in _ap3d_dense(t.frames, 32, 2)
+    ]
+    assert dense.train == expected and len(dense.train) > len(whole.train)
+    with pytest.raises(TypeError):
+        build_dataset("mars", mars_root, train_dense=True)

@@ -17,10 +17,15 @@ from strf_core.engine.checkpoint import load_trained_model
 from strf_core.engine.config import load_config
 from strf_core.engine.trainer import Trainer
 
+# (pid, camera, frames): 6 + 4 + 2 tracklets, so AP3D's epoch (every tracklet once in groups
+# of K = 2) is 3 + 2 + 1 groups, 3 batches of P = 2 identities (an identity epoch: 2).
+TRAIN = ((5, 1, 3), (5, 3, 2), (5, 2, 2), (5, 4, 2), (5, 5, 2), (5, 6, 2))
+TRAIN += ((2, 2, 4), (2, 1, 2), (2, 3, 2), (2, 5, 3), (9, 6, 2), (9, 1, 2))
+
 
 @pytest.fixture(scope="module")
 def mars_root(tmp_path_factory):
-    return write_tiny_mars(tmp_path_factory.mktemp("data") / "mars", size=(64, 32))
+    return write_tiny_mars(tmp_path_factory.mktemp("data") / "mars", train=TRAIN, size=(64, 32))
 
 
 def _config(root, out, *extra):
@@ -46,20 +51,20 @@ def _config(root, out, *extra):
 def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
     full = Trainer.from_config(_config(mars_root, tmp_path / "full"), progress=False)
     result = full.fit()
-    assert result["step"] == 3 * full.steps_per_epoch == 6
-    # Stop in the middle of epoch 1 (after step 3), as a killed run would after its checkpoint.
+    assert result["step"] == 3 * full.steps_per_epoch == 9  # AP3D's epoch: 3 batches
+    # Stop in the middle of epoch 1 (after step 4), as a killed run would after its checkpoint.
     first = Trainer.from_config(
-        _config(mars_root, tmp_path / "cut", "max_steps=3", "checkpoint_every_steps=1"),
+        _config(mars_root, tmp_path / "cut", "max_steps=4", "checkpoint_every_steps=1"),
         progress=False,
     )
-    assert first.fit()["step"] == 3
+    assert first.fit()["step"] == 4
     # max_steps at an epoch boundary stops there too (not one step into the next epoch).
     at_boundary = Trainer.from_config(
-        _config(mars_root, tmp_path / "two", "max_steps=2"), progress=False
+        _config(mars_root, tmp_path / "two", "max_steps=3"), progress=False
     )
-    assert at_boundary.fit()["step"] == 2
+    assert at_boundary.fit()["step"] == 3
     resumed = Trainer.from_config(_config(mars_root, tmp_path / "cut"), progress=False)
-    assert (resumed.state.epoch, resumed.state.step) == (1, 3)
+    assert (resumed.state.epoch, resumed.state.step) == (1, 4)
     resumed.fit()
     for (name, a), b in zip(
         full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
@@ -81,12 +86,14 @@ def test_metrics_log_and_checkpoints(mars_root, tmp_path):
     ]
     steps = [r for r in records if "loss" in r]
     evals = [r for r in records if "eval" in r]
-    assert len(steps) == 4 and all(r["lr"] > 0 and r["loss"] > 0 for r in steps)
+    assert len(steps) == 6 and all(r["lr"] > 0 and r["loss"] > 0 for r in steps)
     assert [r["epoch"] for r in evals] == [1, 2] and evals[-1]["eval"]["mode"] == "dense"
     assert 0.0 <= result["mAP"] <= 1.0
-    for name in ("last", "best"):
-        assert (tmp_path / "run" / name / "model.safetensors").is_file()
-        assert (tmp_path / "run" / name / "config.yaml").read_text().startswith("model:")
+    assert (tmp_path / "run" / "last" / "model.safetensors").is_file()
+    assert (tmp_path / "run" / "last" / "config.yaml").read_text().startswith("model:")
+    # The test split is scored and logged, never used to pick a model: no best/ without a
+    # validation split (the reported model is the final one, last/).
+    assert not (tmp_path / "run" / "best").exists()
 
 
 class _Batch(NamedTuple):
@@ -121,6 +128,53 @@ def test_a_trainer_takes_its_parts_and_trains_without_a_dataset_on_disk(tmp_path
     ):
         assert torch.equal(a, b), name
     assert not (out / "best").exists()
+
+
+class _Dropout(torch.nn.Module):
+    """The tiny model behind a dropout on its input: training draws from torch's global RNG."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, clips: torch.Tensor):
+        return self.inner(torch.nn.functional.dropout(clips, 0.5, self.training))
+
+
+def _dropout_trainer(out, *extra):
+    torch.manual_seed(0)
+    model = _Dropout(build_model("p3dc_resnet_tiny", num_classes=3, strf=True))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    pixels = torch.Generator().manual_seed(0)
+    pids = torch.tensor([0, 0, 1, 1, 2, 2])
+    batches = [
+        _Batch(torch.randint(0, 256, (6, 3, 2, 64, 32), dtype=torch.uint8, generator=pixels), pids)
+        for _ in range(2)
+    ]
+    config = load_config(None, ["optim.epochs=3", "eval_every=0", f"output_dir={out}", *extra])
+    return Trainer(model, optimizer, batches, config=config, progress=False)
+
+
+def test_resume_restores_the_global_rng_that_training_draws_from(tmp_path):
+    full = _dropout_trainer(tmp_path / "full")
+    full.fit()
+    cut = _dropout_trainer(tmp_path / "cut", "max_steps=2")  # stopped after epoch 1
+    assert cut.fit()["step"] == 2
+    torch.manual_seed(123)  # a new process: its RNG is anywhere, and building the model draws
+    resumed = _dropout_trainer(tmp_path / "cut")
+    assert resumed.resume() and resumed.state.step == 2
+    resumed.fit()
+    for (name, a), b in zip(
+        full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    # Without the RNG state the dropout masks, and so the weights, would differ.
+    other = _dropout_trainer(tmp_path / "other")
+    torch.manual_seed(1)
+    other.fit()
+    assert not torch.equal(
+        other.model.inner.head.classifier.weight, full.model.inner.head.classifier.weight
+    )
 
 
 def _free_port() -> int:

@@ -123,6 +123,34 @@ def test_a_result_made_with_another_recipe_is_not_mixed_in(tmp_path):
         run_cells(setup, cells, train=lambda c, p: _fake_record(0.3), log=lambda _: None)
 
 
+def test_cells_keep_the_identity_epoch_they_were_stored_with(tmp_path):
+    """CELL_DEFAULTS: the stored cells were trained with an epoch of every identity once; the
+    package's default is now AP3D's epoch, but the grids must go on training (and matching)
+    the way their stored cells were made."""
+    setup = _tiny_setup(tmp_path)
+    lookalike = Cell("recipe", "look-alike", (*BASELINE, "data.sampler=lookalike"))
+    cells = [benchmark_cells([0])[0], lookalike]
+    samplers = []
+
+    def fake(config, progress):
+        samplers.append(config.data.sampler)
+        return _fake_record(0.3)
+
+    run_cells(setup, cells, train=fake, log=lambda _: None)
+    assert samplers == ["identity", "lookalike"]
+    assert load_config(None).data.sampler == "tracklet"  # what the pin guards against
+    path = setup.cell_path(cells[0])
+    stored = json.loads(path.read_text())
+    stored["config"]["data"]["sampler"] = "tracklet"
+    path.write_text(json.dumps(stored))
+    with pytest.raises(CellSettingsError, match=r"made with data\.sampler=tracklet"):
+        run_cells(setup, cells, train=fake, log=lambda _: None)
+    del stored["config"]["data"]["sampler"]  # a cell stored before the setting existed
+    path.write_text(json.dumps(stored))
+    assert set(run_cells(setup, cells, train=fake, log=lambda _: None)) == {c.key for c in cells}
+    assert len(samplers) == 2  # nothing trained again
+
+
 def test_time_limit_leaves_cells_not_run_and_tables_say_so(tmp_path):
     setup = _tiny_setup(tmp_path)
     cells = benchmark_cells([0, 1])
@@ -337,7 +365,9 @@ def test_lookalike_sampler_reads_the_synthetic_groups_and_refuses_real_data(tmp_
     real = write_tiny_mars(tmp_path / "mars", size=(64, 32))
     with pytest.raises(ConfigError, match="real data gives no such labels"):
         Trainer.from_config(load_config(None, [*overrides, f"data.root={real}"]), progress=False)
-    with pytest.raises(ConfigError, match=r"data\.sampler: expected one of identity, lookalike"):
+    with pytest.raises(
+        ConfigError, match=r"data\.sampler: expected one of tracklet, identity, lookalike"
+    ):
         Trainer.from_config(
             load_config(None, [*overrides, "data.sampler=hard", f"data.root={root}"])
         )

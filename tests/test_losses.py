@@ -32,6 +32,22 @@ def test_batch_hard_triplet_by_hand():
     assert loss.item() == pytest.approx(sum(expected) / 4, rel=1e-6)
 
 
+def test_the_hardest_of_several_positives_and_the_nearest_of_several_negatives():
+    # Three samples of each identity, interleaved on the circle: the farthest positive and the
+    # nearest negative are neither the first nor the only candidates (an easiest-positive or a
+    # farthest-negative miner gives other numbers).
+    angles = [0, 30, 80, 60, 110, 170]
+    feats = torch.tensor([_unit(a) for a in angles])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    d = lambda a, b: 1 - math.cos(math.radians(a - b))  # noqa: E731
+    # (anchor, its farthest positive, its nearest negative), read off the circle by hand.
+    chosen = [(0, 80, 60), (30, 80, 60), (80, 0, 60), (60, 170, 80), (110, 170, 80), (170, 60, 80)]
+    expected = [max(0.0, d(a, p) - d(a, n) + 0.3) for a, p, n in chosen]
+    assert all(e > 0 for e in expected)
+    loss = BatchHardTripletLoss(margin=0.3)(feats, labels)
+    assert loss.item() == pytest.approx(sum(expected) / 6, rel=1e-6)
+
+
 def test_anchors_without_a_positive_are_left_out():
     feats = torch.tensor([_unit(0), _unit(10), _unit(90)])
     labels = torch.tensor([0, 0, 1])  # the identity-1 sample has no positive

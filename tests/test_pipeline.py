@@ -67,7 +67,9 @@ def test_train_batches_follow_the_recipe(tracklets):
         tracklets, batch_p=2, batch_k=3, size=SIZE, workers=0, seed=0, normalize=False
     )
     batches = _all_batches(loader, epochs=3)
-    assert len(batches) == 3 * 3  # ceil(5 identities / P=2) per epoch
+    # AP3D's epoch: each of the 5 identities (2 tracklets at most) pads to one group of K = 3,
+    # 5 groups // P=2 = 2 batches per epoch.
+    assert len(batches) == 3 * 2
     for batch in batches:
         assert isinstance(batch, TrainItem)
         assert batch.clip.shape == (6, 3, 4, *SIZE) and batch.clip.dtype == torch.uint8

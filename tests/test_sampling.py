@@ -9,13 +9,17 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from strf_core.data.datasets import build_dataset
 from strf_core.data.samplers import (
     IdentityBatchSampler,
     IdentitySampler,
     LookalikeBatchSampler,
     SampleKey,
+    TrackletBatchSampler,
+    build_batch_sampler,
 )
 from strf_core.data.temporal import chunk_indices, evenly_spaced_indices, train_clip_indices
+from strf_core.data.writers import write_tiny_mars
 
 # 11 identities (not a multiple of P = 4), some with fewer tracklets than K = 3.
 TRACKLETS_PER_ID = [1, 2, 3, 5, 1, 4, 3, 2, 6, 1, 3]
@@ -295,3 +299,87 @@ def test_lookalike_sampler_checks_its_groups():
     none = LookalikeBatchSampler(LA_PIDS, [None] * len(LA_PIDS), batch_p=4, batch_k=2)
     assert none.num_groups == 0
     assert {LA_PIDS[i] for b in none for i in b} == set(range(14))
+
+
+# ------------------------------------------------------------- AP3D's epoch: every tracklet once
+
+# Tracklets per training identity of a tiny MARS tree; with K = 3 AP3D's sampler makes
+# max(n, 3) // 3 groups of each: 1 1 1 1 1 1 1 2 3 2 1 2 = 17 groups, so P = 2 gives
+# 17 // 2 = 8 batches (the last, short one dropped), where an identity epoch has ceil(12 / 2) = 6.
+TINY_TREE_COUNTS = [1, 2, 3, 5, 4, 3, 2, 6, 9, 7, 3, 8]
+
+
+@pytest.fixture(scope="module")
+def tiny_tree_pids(tmp_path_factory):
+    train = [(pid + 1, 1 + j % 6, 1) for pid, n in enumerate(TINY_TREE_COUNTS) for j in range(n)]
+    root = write_tiny_mars(tmp_path_factory.mktemp("counts") / "mars", train=train)
+    return [t.pid for t in build_dataset("mars", root).train]
+
+
+def test_tracklet_epoch_goes_through_every_tracklet_once_in_groups_of_k(tiny_tree_pids):
+    pids = tiny_tree_pids
+    assert sorted(Counter(pids).values()) == sorted(TINY_TREE_COUNTS)
+    sampler = TrackletBatchSampler(pids, batch_p=2, batch_k=3, seed=0)
+    assert len(sampler) == 8
+    assert len(IdentityBatchSampler(pids, batch_p=2, batch_k=3)) == 6
+    for epoch in range(4):
+        batches = sampler.epoch_batches(epoch)
+        assert len(batches) == 8
+        drawn = Counter(i for batch in batches for i in batch)
+        for batch in batches:
+            counts = Counter(pids[i] for i in batch)
+            assert len(counts) == 2 and set(counts.values()) == {3}
+        used = 0  # groups of K drawn, out of 17: one left out by the dropped short batch
+        for pid, n in Counter(pids).items():
+            mine = {i: c for i, c in drawn.items() if pids[i] == pid}
+            if n >= 3:  # no tracklet twice in an epoch; only the remainder (and a group) left
+                assert set(mine.values()) <= {1}
+                assert len(mine) in {n - n % 3, n - n % 3 - 3}
+            groups = sum(mine.values()) // 3  # n < 3: drawn with replacement, one group
+            assert groups in {max(n, 3) // 3, max(n, 3) // 3 - 1}
+            used += groups
+        assert used == 16
+
+
+def test_one_identity_with_most_tracklets_never_fills_a_batch_twice():
+    # 30 tracklets (15 groups of 2) and three identities of one: 18 groups would make 9 batches
+    # of P = 2, but identity 0 can be in each batch once, beside one of the 3 others: 3 batches.
+    pids = [0] * 30 + [1, 2, 3]
+    sampler = TrackletBatchSampler(pids, batch_p=2, batch_k=2, seed=3)
+    assert len(sampler) == 3
+    for batch in sampler.epoch_batches(0):
+        assert sorted(Counter(pids[i] for i in batch).values()) == [2, 2]
+
+
+def test_tracklet_sampler_is_deterministic_resumable_and_split_over_ranks(tiny_tree_pids):
+    def make(**kwargs):
+        return TrackletBatchSampler(tiny_tree_pids, batch_p=2, batch_k=3, with_seeds=True, **kwargs)
+
+    a, b = make(seed=7), make(seed=7)
+    passes = [list(a) for _ in range(3)]
+    assert passes == [list(b) for _ in range(3)] and passes[0] != passes[1]
+    assert list(make(seed=8)) != passes[0]
+    b.set_epoch(1, start_batch=5)
+    assert list(b) == passes[1][5:]
+    assert list(b) == passes[2]
+    plain = {"batch_p": 2, "batch_k": 3, "seed": 5}
+    ranks = [TrackletBatchSampler(tiny_tree_pids, rank=r, world_size=3, **plain) for r in range(3)]
+    whole = TrackletBatchSampler(tiny_tree_pids, **plain).epoch_batches(0)
+    # 8 batches do not split over 3 ranks: one batch of fresh random identities makes 9.
+    assert len(ranks[0]) == 3
+    for r, sampler in enumerate(ranks):
+        assert sampler.epoch_batches(0)[: len(whole[r::3])] == whole[r::3]
+        assert len(sampler.epoch_batches(0)) == 3
+
+
+def test_the_sampler_is_chosen_by_name():
+    pids = [pid for pid, n in enumerate(TRACKLETS_PER_ID) for _ in range(n)]
+    assert type(build_batch_sampler("tracklet", pids, batch_p=4)) is TrackletBatchSampler
+    assert type(build_batch_sampler("identity", pids, batch_p=4)) is IdentityBatchSampler
+    groups = [None] * len(pids)
+    lookalike = build_batch_sampler("lookalike", pids, lookalike_groups=groups, batch_p=4)
+    assert type(lookalike) is LookalikeBatchSampler
+    with pytest.raises(ValueError, match="unknown sampler 'ap3d'"):
+        build_batch_sampler("ap3d", pids, batch_p=4)
+    with pytest.raises(ValueError, match="'lookalike' sampler only"):
+        build_batch_sampler("tracklet", pids, lookalike_groups=groups, batch_p=4)

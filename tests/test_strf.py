@@ -44,7 +44,8 @@ def _max_pool_by_hand(h: torch.Tensor, kernel: tuple[int, int, int]) -> torch.Te
     [("s_coarse", (1, 3, 3)), ("t_static", (3, 1, 1)), ("s_fine", (1, 1, 1))],
 )
 def test_single_branch_matches_hand_computation(branch, kernel, similarity):
-    unit = _unit(branches=(branch,), residual=False, similarity=similarity, kappa=4.0)
+    # kappa 2.5, not the default 4: a unit that ignored its kappa would fail here.
+    unit = _unit(branches=(branch,), residual=False, similarity=similarity, kappa=2.5)
     x = _clip() * 0.3
     weight = unit.branches[branch].reduce.weight[:, :, 0, 0, 0]  # (C/n, C)
     reduced = torch.einsum("oc,ncthw->nothw", weight, x)  # H_dk
@@ -53,7 +54,7 @@ def test_single_branch_matches_hand_computation(branch, kernel, similarity):
     keys = pooled.reshape(n, -1, h * w)  # (N, C/n*T, HW)
     if similarity == "cosine":
         keys = keys / keys.norm(dim=1, keepdim=True)
-    logits = 4.0 * torch.einsum("ndi,ndj->nij", keys, keys)  # C_dk = kappa T^T T
+    logits = 2.5 * torch.einsum("ndi,ndj->nij", keys, keys)  # C_dk = kappa T^T T
     mask = torch.exp(logits - logits.amax(dim=1, keepdim=True))
     mask = mask / mask.sum(dim=1, keepdim=True)  # softmax over source positions i
     f_hat = x.reshape(n, -1, h * w)  # the un-reduced input
@@ -105,9 +106,14 @@ def test_fused_and_explicit_paths_agree_forward_and_backward(similarity, shape):
 def test_factorized_attention_is_sdpa_with_scale_kappa():
     keys = F.normalize(torch.randn(3, 8, 20), dim=1)
     values = torch.randn(3, 40, 20)
-    out = factorized_attention(keys, values, kappa=4.0, fused=False)
-    by_mask = values @ attention_mask(keys, kappa=4.0)
-    torch.testing.assert_close(out, by_mask)
+    for kappa in (4.0, 2.5):
+        out = factorized_attention(keys, values, kappa=kappa, fused=False)
+        by_mask = values @ attention_mask(keys, kappa=kappa)
+        torch.testing.assert_close(out, by_mask)
+        fused = factorized_attention(keys, values, kappa=kappa, fused=True)
+        torch.testing.assert_close(fused, by_mask, rtol=1e-5, atol=1e-5)
+    logits = 2.5 * keys.transpose(1, 2) @ keys  # (3, 20, 20): kappa T^T T
+    torch.testing.assert_close(attention_mask(keys, kappa=2.5), logits.softmax(dim=1))
     with pytest.raises(ValueError, match="share batch and position"):
         factorized_attention(keys, values[:, :, :10], kappa=4.0)
 

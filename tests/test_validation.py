@@ -74,12 +74,13 @@ def _records(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
+FLAT = ("optim.lr=0", "patience=2", "optim.milestones=[]")
+
+
 def test_best_follows_validation_and_patience_stops_with_one_test_evaluation(world, tmp_path):
     # lr 0: the weights never change, so validation mAP never improves after the first
-    # evaluation and patience 2 must stop the run after epoch 3 of 6.
-    trainer = Trainer.from_config(
-        _config(world, tmp_path / "run", "optim.lr=0", "patience=2"), progress=False
-    )
+    # evaluation and patience 2 must stop the run after epoch 3 of 6 (no lr step to wait for).
+    trainer = Trainer.from_config(_config(world, tmp_path / "run", *FLAT), progress=False)
     assert trainer.model.head.classifier.out_features == 4  # 6 training ids - 2 held out
     result = trainer.fit()
     assert result["epoch"] == 3 and trainer.stopped_early
@@ -90,9 +91,7 @@ def test_best_follows_validation_and_patience_stops_with_one_test_evaluation(wor
     assert result["mAP"] == tests[0]["eval"]["mAP"] and "subsets" in result
     # best/ is the first evaluation's model; its score is validation mAP, not test mAP.
     first_val = next(r["val"]["mAP"] for r in records if "val" in r)
-    resumed = Trainer.from_config(
-        _config(world, tmp_path / "run", "optim.lr=0", "patience=2"), progress=False
-    )
+    resumed = Trainer.from_config(_config(world, tmp_path / "run", *FLAT), progress=False)
     assert resumed.state.best_score == first_val
     assert (tmp_path / "run" / "best" / "model.safetensors").is_file()
     # Resuming a stopped run does not train further.
@@ -102,3 +101,14 @@ def test_best_follows_validation_and_patience_stops_with_one_test_evaluation(wor
 def test_a_validation_split_larger_than_the_training_set_is_a_config_error(world, tmp_path):
     with pytest.raises(ConfigError, match=r"data\.val_ids=9"):
         Trainer.from_config(_config(world, tmp_path / "bad", "data.val_ids=9"), progress=False)
+
+
+def test_patience_counts_only_from_the_last_learning_rate_step(world, tmp_path):
+    # lr 0 again: no evaluation after the first is better. With the last lr step at epoch 4,
+    # epochs 2 and 3 do not count, 4 and 5 do: patience 2 stops the run after epoch 5 of 6.
+    config = _config(world, tmp_path / "run", "optim.lr=0", "patience=2", "optim.milestones=[4]")
+    trainer = Trainer.from_config(config, progress=False)
+    result = trainer.fit()
+    assert result["epoch"] == 5 and trainer.stopped_early
+    records = _records(tmp_path / "run" / "metrics.jsonl")
+    assert [r["epoch"] for r in records if "val" in r] == [1, 2, 3, 4, 5]

@@ -1,5 +1,7 @@
 """``strf benchmark``, ``strf ablate``, ``strf recipe``: run a grid's missing cells, then
-re-render its report from every stored cell (:mod:`strf_core.experiments`)."""
+re-render its report from every stored cell (:mod:`strf_core.experiments`); ``strf evidence``
+(Fig. 5 measured), ``strf export`` (a trained model with its evaluation record) and
+``strf model-card`` (a page on exported models)."""
 
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ from strf_core.experiments import (
     ablation_cells,
     benchmark_cells,
     export_demo_model,
+    export_trained_model,
+    model_card,
     recipe_cells,
     run_grid,
     write_report,
@@ -297,9 +301,90 @@ def add_evidence_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     return p
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from strf_core.engine.checkpoint import CheckpointError
+    from strf_core.synth import META_NAME
+
+    if not (Path(args.data_root) / META_NAME).is_file():
+        print(f"{args.data_root} has no {META_NAME}: not a synthetic world", file=sys.stderr)
+        return 2
+    try:
+        out = export_trained_model(
+            args.checkpoint,
+            args.target,
+            args.data_root,
+            label=args.label,
+            check_ids=args.check_ids,
+            command=args.command,
+        )
+    except CheckpointError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}")
+    return 0
+
+
+def add_export_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "export",
+        help="export a checkpoint for inference with its metrics on a synthetic test split",
+        description="Copy a checkpoint for inference (no optimizer state, no paths of this "
+        "machine) and write eval.json beside it: its metrics on the synthetic world's whole test "
+        "split, overall and per hard case, on a check slice the tests reproduce, and its "
+        "training summary (metrics.jsonl). The shipped demo models are made with it.",
+    )
+    p.add_argument("checkpoint", help="checkpoint folder (e.g. training/demo128/strf_p3dc/best)")
+    p.add_argument("target", help="folder to write (replaced)")
+    p.add_argument("--data-root", required=True, help="the synthetic world it was trained on")
+    p.add_argument("--label", required=True, help="its name on the dashboard, e.g. STRF-P3D-C")
+    p.add_argument("--check-ids", type=int, default=40, help="identities in the check slice")
+    p.add_argument("--command", default="", help="the command that trained it, for the record")
+    p.set_defaults(func=_cmd_export)
+    return p
+
+
+def _cmd_model_card(args: argparse.Namespace) -> int:
+    import json
+
+    from strf_core.atomic import write_text_atomic
+
+    records = {}
+    for folder in map(Path, args.models):
+        path = folder / "eval.json"
+        if not path.is_file():
+            print(f"{path} not found: export the model with strf export first", file=sys.stderr)
+            return 2
+        records[folder.name] = json.loads(path.read_text())
+    text = model_card(records, title=args.title)
+    if args.markdown:
+        write_text_atomic(Path(args.markdown), text)
+        print(f"wrote {args.markdown}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def add_model_card_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "model-card",
+        help="a Markdown page on exported models: scores per hard case, validation curves",
+        description="Read the eval.json of models exported with strf export and write one "
+        "Markdown page: test-split scores overall and per hard case, the shipped checkpoint, "
+        "the validation curves side by side and the training commands.",
+    )
+    p.add_argument("models", nargs="+", help="exported model folders (e.g. sample_data/models/*)")
+    p.add_argument("--title", default="Trained models", help="the page's title")
+    p.add_argument("--markdown", help="write the page here (default: print it)")
+    p.set_defaults(func=_cmd_model_card)
+    return p
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``strf benchmark``, ``strf ablate``, ``strf recipe`` and ``strf evidence``."""
+    """Add ``strf benchmark``, ``strf ablate``, ``strf recipe``, ``strf evidence``,
+    ``strf export`` and ``strf model-card``."""
     add_benchmark_parser(subparsers)
     add_ablate_parser(subparsers)
     add_recipe_parser(subparsers)
     add_evidence_parser(subparsers)
+    add_export_parser(subparsers)
+    add_model_card_parser(subparsers)

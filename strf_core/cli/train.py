@@ -191,7 +191,10 @@ def add_train_parser(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train a model from a YAML config (resumes from OUTPUT_DIR/last)",
         description="Train (and periodically evaluate) a model; see configs/ for the paper's "
-        "recipes. Re-running the same command resumes from OUTPUT_DIR/last.",
+        "recipes. Re-running the same command resumes from OUTPUT_DIR/last, which at the end is "
+        "the model to report (AP3D evaluates the last epoch). Evaluations on the test split are "
+        "logged, never used to pick a checkpoint: OUTPUT_DIR/best follows a validation split "
+        "(data.val_ids) and exists only with one.",
     )
     p.add_argument("--config", help="YAML config (defaults: strf_core.engine.config)")
     p.add_argument("--data-root", help="dataset folder (sets data.root)")
@@ -224,7 +227,11 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Embed query and gallery with a trained checkpoint and print mAP and CMC, "
         "with the protocol and feature mode named. Data options default to the checkpoint's.",
     )
-    p.add_argument("checkpoint", help="checkpoint directory (e.g. runs/strf/best)")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint directory: runs/strf/last, the final model, to report (best/ exists "
+        "only with a validation split, data.val_ids)",
+    )
     p.add_argument("--data-root", help="dataset folder (default: the checkpoint's)")
     p.add_argument("--dataset", help="dataset name (default: the checkpoint's)")
     p.add_argument("--split-id", type=int, help="split 0-9 (ilids_vid, prid2011)")

@@ -3,7 +3,7 @@
 ::
 
     Tracklet(frames, pid, camid)
-      train: IdentityBatchSampler -> P x K SampleKey(index, seed) per batch
+      train: TrackletBatchSampler (data.sampler) -> P x K SampleKey(index, seed) per batch
              rng = default_rng(seed) -> train_clip_indices -> decode -> ClipTransform(draw, apply)
              -> TrainItem(clip (3, T, H, W), pid, camid)    batched: clip (N, 3, T, H, W)
       test:  "chunks": one item per chunk of chunk_len frames (every frame once)
@@ -49,7 +49,7 @@ try:
 except ImportError:  # a torchvision without its deprecated image codecs
     decode_image = None
 
-from strf_core.data.samplers import IdentityBatchSampler, LookalikeBatchSampler, SampleKey
+from strf_core.data.samplers import IdentityBatchSampler, SampleKey, build_batch_sampler
 from strf_core.data.temporal import chunk_indices, evenly_spaced_indices, train_clip_indices
 from strf_core.data.tracklet import Tracklet
 from strf_core.data.transforms import ClipTransform
@@ -323,11 +323,13 @@ def build_train_loader(
     world_size: int = 1,
     decoder: Decoder = "auto",
     pin_memory: bool | None = None,
+    sampler: str = "tracklet",
     lookalike_groups: Sequence[int | None] | None = None,
 ) -> DataLoader:
     """The training DataLoader of SPEC section 3: P x K batches of ``seq_len``-frame clips.
 
-    Each pass over the loader is one epoch (every identity at least once); the sampler,
+    Each pass over the loader is one epoch (``sampler``: every tracklet once, AP3D's, or every
+    identity once); the sampler,
     ``loader.batch_sampler``, moves on to the next epoch by itself or takes ``set_epoch``.
 
     Args:
@@ -346,9 +348,10 @@ def build_train_loader(
         world_size: number of processes.
         decoder: see :func:`read_frame`.
         pin_memory: ``None`` pins when CUDA is available.
-        lookalike_groups: the look-alike group of each tracklet (``None``: in none): batches
-            then put look-alikes together (:class:`LookalikeBatchSampler`; synthetic data only,
-            real data has no such labels). ``None``: random P x K batches.
+        sampler: ``"tracklet"`` (AP3D's epoch), ``"identity"`` or ``"lookalike"``
+            (:func:`~strf_core.data.samplers.build_batch_sampler`).
+        lookalike_groups: with ``sampler="lookalike"``, the look-alike group of each tracklet
+            (``None``: in none; synthetic data only, real data has no such labels).
 
     Returns:
         A DataLoader of :class:`TrainItem` batches, clip ``(P*K, 3, seq_len, H, W)``.
@@ -372,11 +375,8 @@ def build_train_loader(
         world_size=world_size,
         with_seeds=True,
     )
-    if lookalike_groups is None:
-        sampler = IdentityBatchSampler(pids, **kwargs)
-    else:
-        sampler = LookalikeBatchSampler(pids, lookalike_groups, **kwargs)
-    return _loader(dataset, sampler, workers, pin_memory, seed=seed, persistent=True)
+    batches = build_batch_sampler(sampler, pids, lookalike_groups=lookalike_groups, **kwargs)
+    return _loader(dataset, batches, workers, pin_memory, seed=seed, persistent=True)
 
 
 def build_test_loader(

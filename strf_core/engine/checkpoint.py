@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
@@ -49,7 +50,7 @@ class TrainingState:
     rng: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     best_score: float = float("-inf")
-    evals_since_best: int = 0  # validation evaluations since ``best_score`` last improved
+    evals_since_best: int = 0  # evaluations after the last lr step without a better score
 
 
 def rng_state() -> dict[str, Any]:
@@ -137,7 +138,9 @@ def export_checkpoint(
 ) -> Path:
     """Copy a checkpoint for inference only, replacing ``target``.
 
-    Weights and config are copied as they are; ``state.pt`` keeps epoch, step and metrics
+    Weights are copied as they are, the config without the training machine's paths
+    (``data.root`` and ``output_dir`` are emptied: a shipped file names no folder of the machine
+    that made it; give the data root when evaluating); ``state.pt`` keeps epoch, step and metrics
     (:func:`load_trained_model` wants the file) but not the optimizer, scheduler and RNG states
     (Adam's moments would triple the size). The copy is made in ``<target>.tmp`` and renamed
     into place.
@@ -155,7 +158,7 @@ def export_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     shutil.copy2(source / WEIGHTS, tmp / WEIGHTS)
-    shutil.copy2(source / CONFIG, tmp / CONFIG)
+    (tmp / CONFIG).write_text(portable_config((source / CONFIG).read_text()))
     state = load_training_state(source)
     state.optimizer, state.scheduler, state.rng = {}, {}, {}
     torch.save(state.__dict__, tmp / STATE)
@@ -164,6 +167,17 @@ def export_checkpoint(
     fsync_files(tmp)
     replace_dir(tmp, target)
     return target
+
+
+def portable_config(text: str) -> str:
+    """A run's ``config.yaml`` text with its machine paths (``data.root``, ``output_dir``)
+    emptied, everything else as it was."""
+    config = yaml.safe_load(text) or {}
+    if isinstance(config.get("data"), dict):
+        config["data"]["root"] = ""
+    config["output_dir"] = ""
+    header = "# exported for inference: data.root and output_dir of the training run left out\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
 
 
 def load_trained_model(

@@ -43,16 +43,21 @@ class DataConfig:
     root: str = ""
     split_id: int = 0  # iLIDS-VID and PRID-2011
     protocol: str = "ap3d"  # MARS: "torchreid" or "ap3d"
+    # DukeMTMC-VideoReID, iLIDS-VID, PRID-2011: train on AP3D's ``train_dense``, long tracklets
+    # cut into fixed-length pieces (each dataset's own lengths); other datasets ignore it.
+    train_dense: bool = True
     seq_len: int = 4
     stride: int = 8
     height: int = 256
     width: int = 128
     batch_p: int = 8  # identities per batch
     batch_k: int = 4  # tracklets per identity
-    # "identity": random P x K batches (the paper's). "lookalike": whole look-alike groups in one
-    # batch (LookalikeBatchSampler); synthetic data only: it reads the generator's look-alike
-    # groups, knowledge that real data would not give.
-    sampler: str = "identity"
+    # What an epoch is (strf_core.data.samplers). "tracklet": AP3D's, every training tracklet once
+    # in groups of K (the paper's schedule assumes it). "identity": every identity once (about 3x
+    # fewer steps on MARS). "lookalike": identity epochs whose batches hold whole look-alike
+    # groups; synthetic data only: it reads the generator's look-alike groups, knowledge that
+    # real data would not give.
+    sampler: str = "tracklet"
     random_erasing: bool = False
     workers: int | None = None  # None: as many as the machine has cores, up to 8
     test_mode: str = "dense"  # "dense": every frame in chunks; "clip": seq_len evenly spaced

@@ -7,13 +7,16 @@
     Trainer(model, optimizer, loader, config=...)    parts you already have (fine-tuning,
                                   a training step on in-memory batches)
     fit(): per epoch: batches -> [bf16 autocast on CUDA] forward -> CE + triplet -> Adam step
-           every ``eval_every`` epochs: dense evaluation on rank 0 -> best checkpoint
+           every ``eval_every`` epochs: dense evaluation on rank 0 (logged)
            every epoch end (and every ``checkpoint_every_steps``): the rolling ``last``
 
-With a validation split (``data.val_ids = k`` holds k training identities out,
+The model to report is the final one, ``last/`` (AP3D's ``test-all.py`` evaluates the last
+epoch). Without a validation split the evaluations score the test split and are only logged:
+choosing a checkpoint by them would be model selection on the test set, so there is no
+``best/``. With one (``data.val_ids = k`` holds k training identities out,
 :func:`~strf_core.data.validation.carve_validation`) every evaluation scores it, ``best/``
-follows its mAP, ``patience`` evaluations without a better one stop the run, and the test split
-is scored once, on the final model.
+follows its mAP, ``patience`` evaluations without a better one (counted from the last
+learning-rate step) stop the run, and the test split is scored once, on the final model.
 
 Resume is exact: the batches of an epoch are a pure function of (seed, epoch), every clip's
 random draws come from its own seed, and the checkpoint holds the optimizer, the scheduler and
@@ -40,6 +43,7 @@ from torch import nn
 
 from strf_core.data.datasets import DatasetError, ReIDDataset, build_dataset, dataset_options
 from strf_core.data.pipeline import build_train_loader
+from strf_core.data.samplers import BATCH_SAMPLERS
 from strf_core.data.transforms import normalize_clips
 from strf_core.data.validation import ValidationSplit, carve_validation
 from strf_core.engine.checkpoint import (
@@ -86,17 +90,20 @@ def dataset_kwargs(config: TrainConfig) -> dict:
     """The loader options of ``config.data`` that apply to its dataset
     (:func:`~strf_core.data.datasets.dataset_options`)."""
     data = config.data
-    return dataset_options(data.dataset, split_id=data.split_id, protocol=data.protocol)
+    return dataset_options(
+        data.dataset, split_id=data.split_id, protocol=data.protocol, train_dense=data.train_dense
+    )
 
 
-SAMPLERS = ("identity", "lookalike")
+SAMPLERS = tuple(BATCH_SAMPLERS)
 
 
 def train_lookalike_groups(
     config: TrainConfig, dataset: ReIDDataset, train: list | None = None
 ) -> list[int | None] | None:
     """The look-alike group of each of ``train`` (default: ``dataset.train``) when
-    ``data.sampler="lookalike"``, ``None`` (random P x K batches) for ``"identity"``.
+    ``data.sampler="lookalike"``, ``None`` for the other samplers (``"tracklet"``,
+    ``"identity"``: random P x K batches).
 
     Raises:
         ConfigError: an unknown sampler, or ``"lookalike"`` on data that records no look-alike
@@ -105,7 +112,7 @@ def train_lookalike_groups(
     sampler = config.data.sampler
     if sampler not in SAMPLERS:
         raise ConfigError(f"data.sampler: expected one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if sampler == "identity":
+    if sampler != "lookalike":
         return None
     try:
         return dataset.lookalike_groups(train)
@@ -163,7 +170,7 @@ class Trainer:
         dataset: the test data (its query and gallery, and its ``query_subsets()``); ``None``
             for no test evaluation.
         validation: held-out identities (its query and gallery) that ``best/`` and ``patience``
-            follow; ``None`` or empty: ``best/`` follows the test score.
+            follow; ``None`` or empty: no ``best/`` (the test split never picks a model).
         progress: show a progress bar (rank 0 only).
     """
 
@@ -263,6 +270,7 @@ class Trainer:
             seed=config.seed,
             rank=rank,
             world_size=world_size,
+            sampler=data.sampler,
             lookalike_groups=train_lookalike_groups(config, dataset, split.train),
         )
         trainer = cls(
@@ -366,7 +374,8 @@ class Trainer:
 
     @property
     def stopped_early(self) -> bool:
-        """``patience`` validation evaluations in a row brought no better mAP."""
+        """``patience`` validation evaluations in a row, after the last learning-rate step,
+        brought no better mAP."""
         patience = self.config.patience
         return bool(self.validation.query and patience and self.state.evals_since_best >= patience)
 
@@ -433,15 +442,15 @@ class Trainer:
                 self.state.best_score = val["mAP"]
                 self.state.evals_since_best = 0
                 self._checkpoint("best")
-            else:
+            elif self.state.epoch >= max(self.config.optim.milestones, default=0):
+                # Patience counts from the last learning-rate step: before it, a plateau says
+                # nothing about where the decayed model will go.
                 self.state.evals_since_best += 1
             if (final or self.stopped_early) and self.dataset is not None:
                 result = self._evaluate_test()
         elif self.rank == 0 and self.dataset is not None:
+            # Logged, never used for a choice: no best/ from the test split.
             result = self._evaluate_test()
-            if result["mAP"] > self.state.best_score:
-                self.state.best_score = result["mAP"]
-                self._checkpoint("best")
         if self.distributed:  # every rank must agree on stopping early
             count = torch.tensor([self.state.evals_since_best], device=self.device)
             dist.broadcast(count, src=0)

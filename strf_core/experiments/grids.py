@@ -46,6 +46,13 @@ RECIPE: tuple[str, ...] = (
 )
 DEFAULT_EPOCHS = 25
 
+# Settings every stored cell was trained with whose package defaults changed after them:
+# applied under every cell's overrides (a cell's own ``data.sampler=lookalike`` still wins) and
+# checked against each stored cell's recorded config (a config without the setting predates it
+# and counts as made the pinned way). The cells were trained with an epoch of
+# every identity once (``"identity"``), before AP3D's every-tracklet epoch became the default.
+CELL_DEFAULTS: tuple[str, ...] = ("data.sampler=identity",)
+
 
 def recipe_overrides(epochs: int) -> list[str]:
     """The shared recipe with ``epochs`` epochs and one lr drop (x0.1) at 70% of them."""

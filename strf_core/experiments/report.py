@@ -188,7 +188,7 @@ class ReportSpec:
 
 BENCHMARK_REPORT = ReportSpec(
     name="benchmark",
-    title="Synthetic benchmark: P3D-C baseline vs STRF-P3D-C (tiny preset, tuned recipe)",
+    title="Synthetic benchmark: P3D-C baseline vs STRF-P3D-C (tiny width, tuned recipe)",
     grid=benchmark_cells,
     notes=(
         "- Tuned recipe: each row's options add `data.batch_p=4 data.batch_k=8` to the recipe "

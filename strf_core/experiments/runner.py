@@ -28,7 +28,13 @@ from typing import Any
 
 import torch
 
-from strf_core.experiments.grids import DEFAULT_EPOCHS, Cell, group_cells, recipe_overrides
+from strf_core.experiments.grids import (
+    CELL_DEFAULTS,
+    DEFAULT_EPOCHS,
+    Cell,
+    group_cells,
+    recipe_overrides,
+)
 from strf_core.experiments.results import CellMetrics, CellRecord, Report, write_json_atomic
 from strf_core.synth import META_NAME, generate
 
@@ -134,6 +140,19 @@ def load_cell(setup: Setup, cell: Cell) -> CellRecord | None:
             f"{path} was made with other settings ({record.overrides}); use another "
             "--results folder or delete it to re-run"
         )
+    from strf_core.engine.config import config_to_dict, load_config
+
+    expected = config_to_dict(load_config(None, [*CELL_DEFAULTS, *record.overrides]))
+    for item in CELL_DEFAULTS:
+        dotted, pinned = item.split("=", 1)
+        section, key = dotted.split(".")
+        # A record without the setting predates it: it was made the pinned way.
+        stored = record.config.get(section, {}).get(key, pinned)
+        if stored != expected[section][key]:
+            raise CellSettingsError(
+                f"{path} was made with {section}.{key}={stored}, the grid now trains with "
+                f"{expected[section][key]}; use another --results folder or delete it to re-run"
+            )
     return record
 
 
@@ -179,6 +198,7 @@ def run_cell(
     config = load_config(
         None,
         [
+            *CELL_DEFAULTS,
             *overrides,
             f"data.root={ensure_data(setup, progress)}",
             f"output_dir={setup.run_dir(cell)}",

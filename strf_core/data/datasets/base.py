@@ -71,6 +71,35 @@ def relabel(tracklets: Iterable[Tracklet]) -> list[Tracklet]:
     return [t._replace(pid=label[t.pid]) for t in tracklets]
 
 
+def dense_pieces(tracklets: Iterable[Tracklet], *, step: int, window: int) -> list[Tracklet]:
+    """AP3D's ``train_dense``: long tracklets cut into fixed-length pieces of consecutive frames.
+
+    A tracklet of ``n`` frames gives ``n // step`` pieces (AP3D's ``tools/data_manager.py``):
+    piece ``i`` starts at frame ``i * step`` and holds ``window`` frames, except the last,
+    which runs to the end of the tracklet (so no frame is lost); a tracklet shorter than
+    ``step`` stays whole. Each piece is a training tracklet of its own (same pid and camid).
+
+    Example: ``step=32, window=64`` (iLIDS-VID) cuts 100 frames into ``[0, 64)``,
+    ``[32, 100)``; ``step=window=64`` (DukeMTMC-VideoReID) cuts 200 frames into ``[0, 64)``,
+    ``[64, 128)``, ``[128, 200)``.
+
+    Raises:
+        ValueError: ``step`` or ``window`` below 1.
+    """
+    if step < 1 or window < 1:
+        raise ValueError(f"step and window must be >= 1, got {step} and {window}")
+    pieces = []
+    for t in tracklets:
+        count = len(t.frames) // step
+        if count == 0:
+            pieces.append(t)
+            continue
+        for i in range(count):
+            end = len(t.frames) if i == count - 1 else i * step + window
+            pieces.append(t._replace(frames=t.frames[i * step : end]))
+    return pieces
+
+
 def resolve_root(root: str | os.PathLike[str], marker: str, candidates: Sequence[str]) -> Path:
     """Find the dataset folder: ``root`` itself, or ``root/c`` for a ``c`` in ``candidates``.
 
@@ -175,6 +204,8 @@ class ReIDDataset:
         train: training tracklets, pids already relabelled ``0..N-1``.
         query: query tracklets, original pids.
         gallery: gallery tracklets, original pids.
+        train_dense: train on AP3D's ``train_dense`` (datasets with that option): ``train`` cut
+            by :func:`dense_pieces` with the class's ``dense_step`` and ``dense_window``.
         validate: check now that every listed frame exists on disk (one ``stat`` a frame).
 
     Raises:
@@ -184,6 +215,10 @@ class ReIDDataset:
     name: ClassVar[str] = ""
     # Keyword options of the constructor beyond ``validate`` (see registry.dataset_options).
     options: ClassVar[tuple[str, ...]] = ()
+    # AP3D's ``train_dense`` cut (``dense_pieces(step, window)``) of datasets with the
+    # ``train_dense`` option.
+    dense_step: ClassVar[int] = 0
+    dense_window: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -192,9 +227,15 @@ class ReIDDataset:
         query: list[Tracklet],
         gallery: list[Tracklet],
         *,
+        train_dense: bool = False,
         validate: bool = False,
     ) -> None:
         self.root = root
+        self.train_dense = train_dense
+        if train_dense:
+            if "train_dense" not in self.options:
+                raise ValueError(f"{type(self).__name__} has no dense training split")
+            train = dense_pieces(train, step=self.dense_step, window=self.dense_window)
         self._train = train
         self.query = query
         self.gallery = gallery

@@ -71,6 +71,9 @@ class DukeMTMCVideoReID(ReIDDataset):
 
     Args:
         root: the folder holding ``train/``, ``query/`` and ``gallery/``.
+        train_dense: train on AP3D's ``train_dense``: each training tracklet cut
+            into consecutive pieces of 64 frames, the last running to the end
+            (:func:`~strf_core.data.datasets.base.dense_pieces`).
         validate: check now that every listed frame exists (listing already found them; this
             only matters if files vanish after loading).
 
@@ -80,12 +83,18 @@ class DukeMTMCVideoReID(ReIDDataset):
     """
 
     name = "dukemtmc_vid"
+    options = ("train_dense",)
+    dense_step, dense_window = 64, 64
 
-    def __init__(self, root: str | os.PathLike[str], *, validate: bool = False) -> None:
+    def __init__(
+        self, root: str | os.PathLike[str], *, train_dense: bool = False, validate: bool = False
+    ) -> None:
         root = resolve_root(
             root,
             "train",
             ("DukeMTMC-VideoReID", os.path.join("dukemtmc-vidreid", "DukeMTMC-VideoReID")),
         )
         train, query, gallery = (_split(root / s) for s in SPLITS)
-        super().__init__(root, relabel(train), query, gallery, validate=validate)
+        super().__init__(
+            root, relabel(train), query, gallery, train_dense=train_dense, validate=validate
+        )

@@ -93,6 +93,9 @@ class ILIDSVID(ReIDDataset):
     Args:
         root: the folder holding ``i-LIDS-VID/`` and ``train-test people splits/``.
         split_id: which of the 10 splits (0-9).
+        train_dense: train on AP3D's ``train_dense``: each training tracklet cut into pieces
+            of 64 frames every 32 (overlapping by half), the last running to the end
+            (:func:`~strf_core.data.datasets.base.dense_pieces`).
         validate: check now that every listed frame exists.
 
     Raises:
@@ -101,10 +104,16 @@ class ILIDSVID(ReIDDataset):
     """
 
     name = "ilids_vid"
-    options = ("split_id",)
+    options = ("split_id", "train_dense")
+    dense_step, dense_window = 32, 64
 
     def __init__(
-        self, root: str | os.PathLike[str], *, split_id: int = 0, validate: bool = False
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split_id: int = 0,
+        train_dense: bool = False,
+        validate: bool = False,
     ) -> None:
         root = resolve_root(root, "i-LIDS-VID", ("ilids-vid",))
         self.split_id = split_id
@@ -114,4 +123,4 @@ class ILIDSVID(ReIDDataset):
         train = person_tracklets(train_people, [cam1, cam2], ".png")
         query = person_tracklets(test_people, [cam1], ".png")
         gallery = person_tracklets(test_people, [cam2], ".png")
-        super().__init__(root, train, query, gallery, validate=validate)
+        super().__init__(root, train, query, gallery, train_dense=train_dense, validate=validate)

@@ -52,6 +52,9 @@ class PRID2011(ReIDDataset):
     Args:
         root: the folder holding ``prid_2011/`` and ``splits_prid2011.json``.
         split_id: which split of the splits file (0-9 for torchreid's).
+        train_dense: train on AP3D's ``train_dense``: each training tracklet cut
+            into pieces of 64 frames every 32, as iLIDS-VID's (AP3D has no PRID loader; the
+            same kind of two-camera sequences).
         validate: check now that every listed frame exists.
 
     Raises:
@@ -60,10 +63,16 @@ class PRID2011(ReIDDataset):
     """
 
     name = "prid2011"
-    options = ("split_id",)
+    options = ("split_id", "train_dense")
+    dense_step, dense_window = 32, 64
 
     def __init__(
-        self, root: str | os.PathLike[str], *, split_id: int = 0, validate: bool = False
+        self,
+        root: str | os.PathLike[str],
+        *,
+        split_id: int = 0,
+        train_dense: bool = False,
+        validate: bool = False,
     ) -> None:
         root = resolve_root(root, "prid_2011", ("prid2011",))
         self.split_id = split_id
@@ -80,4 +89,4 @@ class PRID2011(ReIDDataset):
         train = person_tracklets(split["train"], [cam_a, cam_b], ".png")
         query = person_tracklets(split["test"], [cam_a], ".png")
         gallery = person_tracklets(split["test"], [cam_b], ".png")
-        super().__init__(root, train, query, gallery, validate=validate)
+        super().__init__(root, train, query, gallery, train_dense=train_dense, validate=validate)
