@@ -5,24 +5,30 @@
     read_tracklet(path | [paths])  or  read_uploads([(name, bytes), ...])
       folder / zip / image files -> one frame per image, in natural name order (frame2 < frame10)
       .mp4 .mov .avi .mkv .webm  -> PyAV;  .gif -> PIL (frames composited)
-      -> UserTracklet(clip (3, T, H, W) uint8, sources, warnings, notes)
+      -> UserTracklet(clip (3, T, H, W) uint8, sources, warnings, notes, digests)
+    name_labels(sources)          -> the MARS labels the names give, or why none (user_labels.py)
 
 Everything arrives untrusted. Each bad input raises :class:`TrackletInputError` naming the file
-(a zip member as ``archive.zip:member``) and the reason: an unreadable, truncated or non-image
-file, too many frames, too many pixels, no frames at all, a zip member whose path leaves the
-archive (``../x.jpg``, ``/etc/x``), a zip bomb (an unpacked size or compression ratio past the
-limits, or a member larger than its header says), an over-long video. Nothing is extracted to
-disk: members are read into memory with bounded reads.
+(a zip member as ``archive.zip:member``) and the reason: an empty, unreadable, truncated or
+non-image file, too many frames, too many pixels or too few (a side under
+``InputLimits.min_side``), no frames at all, a zip member whose path leaves the archive
+(``../x.jpg``, ``/etc/x``), an encrypted member, a zip bomb (an unpacked size or compression
+ratio past the limits, or a member larger than its header says), a video without a video
+stream, cut off, or over-long. Nothing is extracted to disk: members are read into memory with
+bounded reads. Decoding (16-bit, EXIF orientation, alpha, palettes, CMYK, videos) is in
+:mod:`strf_core.data.user_decode`.
 
 Some inputs are accepted with a word in the result: frames of mixed sizes are resized to the
-most common size (``warnings``); a single frame is allowed (``notes`` says what it means for
-the temporal branches); a long video is thinned to every n-th frame, and very large frames are
-scaled down on reading (``notes``). Hidden files and ``__MACOSX/`` folders (left by archivers)
-are skipped.
+most common size, 16-bit or transparent frames converted, EXIF-rotated frames turned upright
+(``warnings``); a single frame is allowed (``notes`` says what it means for the temporal
+branches); a long video is thinned to every n-th frame, and very large frames are scaled down
+on reading (``notes``). Hidden files and ``__MACOSX/`` folders (left by archivers) are skipped.
+Lists of files are named by a few names and the count (:func:`describe_names`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import os
@@ -35,12 +41,33 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image
 from torch import Tensor
 
 from strf_core.data.datasets.base import natural_key
 from strf_core.data.tracklet import Tracklet
 from strf_core.data.transforms import ClipTransform
+from strf_core.data.user_decode import (
+    DEFAULT_LIMITS,
+    DecodedFrames,
+    InputLimits,
+    TrackletInputError,
+    check_bytes,
+    decode_gif,
+    decode_image,
+    decode_video,
+    describe_names,
+    summarise_changes,
+    too_big,
+)
+from strf_core.data.user_labels import (
+    GalleryFrames,
+    NameLabels,
+    against_gallery,
+    digest,
+    labels_from_names,
+    name_labels,
+)
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm"})
 GIF_SUFFIXES = frozenset({".gif"})
@@ -53,53 +80,6 @@ SINGLE_FRAME_NOTE = (
 )
 
 
-class TrackletInputError(ValueError):
-    """A user's input cannot be read as a tracklet.
-
-    Attributes:
-        path: the offending file (``archive.zip:member`` for a zip member).
-        reason: what is wrong with it.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path, self.reason = os.fspath(path), reason
-        super().__init__(f"{self.path}: {reason}")
-
-
-@dataclass(frozen=True)
-class InputLimits:
-    """What a user's input may be.
-
-    Attributes:
-        max_frames: frames of a tracklet (image collections above it are refused; videos are
-            thinned to it).
-        max_pixels: pixels of one frame as stored (width x height).
-        max_side: frames with a longer side are scaled down to it on reading (memory bound).
-        max_file_bytes: size of one image or video file.
-        max_archive_bytes: size of a zip file.
-        max_unpacked_bytes: total unpacked size of a zip's members.
-        max_compression_ratio: unpacked over packed size of one zip member (images barely
-            compress, so a large ratio means a zip bomb).
-        max_members: entries of a zip.
-        max_video_seconds: duration of a video or animated GIF.
-        max_video_frames: frames decoded from a video before thinning.
-    """
-
-    max_frames: int = 256
-    max_pixels: int = 4096 * 4096
-    max_side: int = 1024
-    max_file_bytes: int = 50 * 2**20
-    max_archive_bytes: int = 200 * 2**20
-    max_unpacked_bytes: int = 500 * 2**20
-    max_compression_ratio: float = 100.0
-    max_members: int = 2000
-    max_video_seconds: float = 30.0
-    max_video_frames: int = 3000
-
-
-DEFAULT_LIMITS = InputLimits()
-
-
 @dataclass(frozen=True)
 class UserTracklet:
     """A tracklet read from a user's files.
@@ -110,6 +90,9 @@ class UserTracklet:
         source: what was read (the path, or the names).
         warnings: what was changed to make the input usable (resized frames, ...).
         notes: what the input means for the model (a single frame, a thinned video, ...).
+        digests: ``(size, sha1)`` of each image file, in frame order (``()`` for a video or
+            a GIF), to recognise frames copied from a gallery
+            (:class:`~strf_core.data.user_labels.GalleryFrames`).
 
     Shape:
         clip: ``(3, T, H, W)``, uint8.
@@ -120,6 +103,7 @@ class UserTracklet:
     source: str
     warnings: tuple[str, ...] = field(default=())
     notes: tuple[str, ...] = field(default=())
+    digests: tuple[tuple[int, str], ...] = field(default=())
 
     @property
     def num_frames(self) -> int:
@@ -151,25 +135,6 @@ class UserTracklet:
         return Tracklet(tuple(paths), pid, camid)
 
 
-def labels_from_names(sources: Sequence[str]) -> tuple[int, int] | None:
-    """The ``(pid, camid)`` of frames named as MARS names them (``0159C3T0001F001.jpg``), when
-    every frame agrees; ``None`` otherwise. ``camid`` is 0-based, as the loaders give it.
-
-    Lets a tracklet taken out of a MARS-layout dataset (the examples in ``sample_data/``) be
-    ranked with its true matches marked.
-    """
-    from strf_core.data.datasets.mars import parse_frame_name
-
-    labels = set()
-    for source in sources:
-        try:
-            name = parse_frame_name(Path(source.split(":")[-1]).name)
-        except ValueError:
-            return None
-        labels.add((name.pid, name.camera - 1))
-    return labels.pop() if len(labels) == 1 else None
-
-
 def read_tracklet(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
@@ -190,7 +155,7 @@ def read_tracklet(
     """
     if not isinstance(source, (str, os.PathLike)):
         paths = [Path(p) for p in source]
-        name = ", ".join(p.name for p in paths) or "[]"
+        name = describe_names([p.name for p in paths]) or "[]"
         if len(paths) > limits.max_frames:  # before reading any of them
             raise TrackletInputError(
                 name, f"{len(paths)} images, more than the limit of {limits.max_frames} frames"
@@ -225,23 +190,22 @@ def read_uploads(
     if len(files) == 1 or kinds & (ZIP_SUFFIXES | VIDEO_SUFFIXES | GIF_SUFFIXES):
         if len(files) > 1:
             raise TrackletInputError(
-                ", ".join(name for name, _ in files),
+                describe_names([name for name, _ in files]),
                 "a zip or a video is read on its own: upload one, or image files only",
             )
         name, data = files[0]
         suffix = _suffix(name)
         if suffix in ZIP_SUFFIXES:
-            if len(data) > limits.max_archive_bytes:
-                raise TrackletInputError(name, _too_big(len(data), limits.max_archive_bytes))
+            check_bytes(name, data, limits.max_archive_bytes)
             return _from_images(_zip_files(name, data, limits), name, limits, sort)
-        _check_size(name, len(data), limits.max_file_bytes)
+        check_bytes(name, data, limits.max_file_bytes)
         if suffix in VIDEO_SUFFIXES:
-            return _from_video(name, data, limits)
+            return _from_frames(decode_video(name, data, limits), name, limits)
         if suffix in GIF_SUFFIXES:
-            return _from_gif(name, data, limits)
+            return _from_frames(decode_gif(name, data, limits), name, limits)
     for name, data in files:
-        _check_size(name, len(data), limits.max_file_bytes)
-    return _from_images(list(files), ", ".join(n for n, _ in files), limits, sort)
+        check_bytes(name, data, limits.max_file_bytes)
+    return _from_images(list(files), describe_names([n for n, _ in files]), limits, sort)
 
 
 # --------------------------------------------------------------------------- collecting files
@@ -257,19 +221,11 @@ def _skipped(name: str) -> bool:
     return any(p.startswith(".") or p == "__MACOSX" for p in parts) or parts[-1] == "Thumbs.db"
 
 
-def _too_big(size: int, limit: int) -> str:
-    return f"{size / 2**20:.1f} MiB, more than the limit of {limit / 2**20:.1f} MiB"
-
-
-def _check_size(name: str, size: int, limit: int) -> None:
-    if size > limit:
-        raise TrackletInputError(name, _too_big(size, limit))
-
-
 def _read_file(path: Path, max_bytes: int) -> bytes:
     try:
         size = path.stat().st_size
-        _check_size(str(path), size, max_bytes)
+        if size > max_bytes:
+            raise TrackletInputError(path, too_big(size, max_bytes))
         with open(path, "rb") as f:
             return f.read(max_bytes + 1)
     except TrackletInputError:
@@ -319,12 +275,13 @@ def _zip_files(name: str, data: bytes, limits: InputLimits) -> list[tuple[str, b
         unpacked = sum(info.file_size for info in members)
         if unpacked > limits.max_unpacked_bytes:
             raise TrackletInputError(
-                name, f"unpacks to {_too_big(unpacked, limits.max_unpacked_bytes)}: a zip bomb?"
+                name, f"unpacks to {too_big(unpacked, limits.max_unpacked_bytes)}: a zip bomb?"
             )
         files = []
         for info in members:
             member = f"{name}:{info.filename}"
-            _check_size(member, info.file_size, limits.max_file_bytes)
+            if info.file_size > limits.max_file_bytes:
+                raise TrackletInputError(member, too_big(info.file_size, limits.max_file_bytes))
             try:
                 with archive.open(info) as f:
                     content = f.read(info.file_size + 1)  # never more than the header promises
@@ -341,44 +298,6 @@ def _zip_files(name: str, data: bytes, limits: InputLimits) -> list[tuple[str, b
 # --------------------------------------------------------------------------- decoding
 
 
-def _decode_image(name: str, data: bytes, limits: InputLimits) -> tuple[np.ndarray, bool]:
-    """An image as ``(H, W, 3)`` uint8, and whether it was animated (first frame kept)."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            _check_pixels(name, height, width, limits)
-            animated = getattr(image, "n_frames", 1) > 1
-            image.load()  # a truncated file fails here, not later
-            return _limit_side(np.asarray(image.convert("RGB")), limits.max_side), animated
-    except TrackletInputError:
-        raise
-    except UnidentifiedImageError:
-        raise TrackletInputError(name, "not an image (no image format recognised)") from None
-    except Image.DecompressionBombError as err:
-        raise TrackletInputError(name, f"too many pixels: {err}") from None
-    except Exception as err:  # PIL's decoders raise OSError, SyntaxError, ValueError, zlib.error
-        raise TrackletInputError(name, f"unreadable or truncated image: {err}") from None
-
-
-def _check_pixels(name: str, height: int, width: int, limits: InputLimits) -> None:
-    if height * width > limits.max_pixels:
-        raise TrackletInputError(
-            name,
-            f"{height}x{width} pixels (height x width), more than the limit of {limits.max_pixels}",
-        )
-
-
-def _limit_side(frame: np.ndarray, max_side: int) -> np.ndarray:
-    """Scale a frame down to ``max_side`` on its longer side, so that many large frames fit in
-    memory; the model resizes every frame to its input size anyway."""
-    h, w = frame.shape[:2]
-    if max(h, w) <= max_side:
-        return frame
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(frame).resize(size, Image.BICUBIC))
-
-
 def _from_images(
     files: list[tuple[str, bytes]], source: str, limits: InputLimits, sort: bool
 ) -> UserTracklet:
@@ -391,97 +310,25 @@ def _from_images(
         )
     if sort:
         files = sorted(files, key=lambda f: natural_key(f[0], ignore_case=True))
-    frames, warnings = [], []
+    frames, changed, animated = [], [], []
     for name, data in files:
-        frame, animated = _decode_image(name, data, limits)
-        if animated:
-            warnings.append(f"{name} is animated: only its first frame is used")
-        frames.append(frame)
-    return _assemble(frames, [n for n, _ in files], source, warnings, [], limits)
+        check_bytes(name, data, limits.max_file_bytes)
+        image = decode_image(name, data, limits)
+        frames.append(image.frame)
+        changed.append((name, image.changes))
+        if image.animated:
+            animated.append(name)
+    warnings = summarise_changes(changed, len(frames))
+    if animated:
+        warnings.append(f"animated images, only their first frame used: {describe_names(animated)}")
+    user = _assemble(frames, [n for n, _ in files], source, warnings, [], limits)
+    return dataclasses.replace(user, digests=tuple(digest(d) for _, d in files))
 
 
-def _from_video(name: str, data: bytes, limits: InputLimits) -> UserTracklet:
-    import av  # imported here: only videos need FFmpeg
-
-    try:
-        container = av.open(io.BytesIO(data))
-    except (av.FFmpegError, OSError, ValueError) as err:
-        raise TrackletInputError(name, f"not a readable video: {err}") from None
-    with container:
-        if not container.streams.video:
-            raise TrackletInputError(name, "no video stream")
-        stream = container.streams.video[0]
-        width, height = stream.codec_context.width, stream.codec_context.height
-        _check_pixels(name, height, width, limits)
-        seconds = _video_seconds(container, stream)
-        if seconds is not None and seconds > limits.max_video_seconds:
-            raise TrackletInputError(name, _over_long(seconds, limits))
-        estimate = stream.frames or (
-            round(seconds * float(stream.average_rate)) if seconds and stream.average_rate else 0
-        )
-        step = max(1, math.ceil(estimate / limits.max_frames)) if estimate else 1
-        frames, sources = [], []
-        try:
-            for index, frame in enumerate(container.decode(stream)):
-                # The container's duration may be missing or wrong: check as frames arrive.
-                if index >= limits.max_video_frames or (
-                    frame.time is not None and frame.time > limits.max_video_seconds
-                ):
-                    raise TrackletInputError(name, _over_long(frame.time, limits))
-                if index % step == 0:
-                    frames.append(_limit_side(frame.to_ndarray(format="rgb24"), limits.max_side))
-                    sources.append(f"{name}#{index}")
-        except av.FFmpegError as err:
-            raise TrackletInputError(name, f"unreadable or truncated video: {err}") from None
-    return _thinned(frames, sources, name, step, limits)
-
-
-def _from_gif(name: str, data: bytes, limits: InputLimits) -> UserTracklet:
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            _check_pixels(name, height, width, limits)
-            count = getattr(image, "n_frames", 1)
-            if count > limits.max_video_frames:
-                raise TrackletInputError(
-                    name, f"{count} frames, more than {limits.max_video_frames}"
-                )
-            step = max(1, math.ceil(count / limits.max_frames))
-            frames, sources, milliseconds = [], [], 0.0
-            for index, frame in enumerate(ImageSequence.Iterator(image)):
-                milliseconds += frame.info.get("duration", 0) or 0
-                if milliseconds / 1000 > limits.max_video_seconds:
-                    raise TrackletInputError(name, _over_long(milliseconds / 1000, limits))
-                if index % step == 0:
-                    frames.append(_limit_side(np.asarray(frame.convert("RGB")), limits.max_side))
-                    sources.append(f"{name}#{index}")
-    except TrackletInputError:
-        raise
-    except UnidentifiedImageError:
-        raise TrackletInputError(name, "not a GIF image") from None
-    except Exception as err:  # PIL's decoders raise OSError, SyntaxError, ValueError, EOFError
-        raise TrackletInputError(name, f"unreadable or truncated GIF: {err}") from None
-    return _thinned(frames, sources, name, step, limits)
-
-
-def _video_seconds(container, stream) -> float | None:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / 1_000_000  # av.time_base: microseconds
-    return None
-
-
-def _over_long(seconds: float | None, limits: InputLimits) -> str:
-    length = f"{seconds:.1f} s" if seconds is not None else f"over {limits.max_video_frames} frames"
-    return f"over-long video ({length}); the limit is {limits.max_video_seconds:g} s: trim it"
-
-
-def _thinned(
-    frames: list[np.ndarray], sources: list[str], name: str, step: int, limits: InputLimits
-) -> UserTracklet:
-    notes = []
-    if len(frames) > limits.max_frames:  # the container under-reported its frames
+def _from_frames(decoded: DecodedFrames, name: str, limits: InputLimits) -> UserTracklet:
+    """A video's or a GIF's frames, thinned further if the container under-reported them."""
+    frames, sources, step, notes = decoded.frames, decoded.sources, decoded.step, []
+    if len(frames) > limits.max_frames:
         extra = math.ceil(len(frames) / limits.max_frames)
         frames, sources, step = frames[::extra], sources[::extra], step * extra
     if step > 1:
@@ -489,7 +336,7 @@ def _thinned(
             f"every {step}th frame kept ({len(frames)} frames) to stay within "
             f"{limits.max_frames}: motion between kept frames is {step}x faster than filmed"
         )
-    return _assemble(frames, sources, name, [], notes, limits)
+    return _assemble(frames, sources, name, list(decoded.warnings), notes, limits)
 
 
 # --------------------------------------------------------------------------- assembling
@@ -527,3 +374,20 @@ def _assemble(
         notes.append(SINGLE_FRAME_NOTE)
     clip = torch.from_numpy(np.stack(frames)).permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
     return UserTracklet(clip, tuple(sources), source, tuple(warnings), tuple(notes))
+
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "SINGLE_FRAME_NOTE",
+    "GalleryFrames",
+    "InputLimits",
+    "NameLabels",
+    "TrackletInputError",
+    "UserTracklet",
+    "against_gallery",
+    "describe_names",
+    "labels_from_names",
+    "name_labels",
+    "read_tracklet",
+    "read_uploads",
+]
