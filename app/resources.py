@@ -32,7 +32,15 @@ import torch
 from strf_core import BRANCH_NAMES, active_branches
 from strf_core.data.datasets import ReIDDataset, build_dataset, dataset_options
 from strf_core.data.transforms import ClipTransform
-from strf_core.data.user import DEFAULT_LIMITS, UserTracklet, labels_from_names, read_uploads
+from strf_core.data.user import (
+    DEFAULT_LIMITS,
+    GalleryFrames,
+    NameLabels,
+    UserTracklet,
+    against_gallery,
+    name_labels,
+    read_uploads,
+)
 from strf_core.demo import (
     DemoModel,
     demo_dataset,
@@ -250,7 +258,12 @@ def gallery_thumbnail(ws: Workspace, index: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Upload:
-    """A user's tracklet: its frames at display size and the labels its names give, if any."""
+    """A user's tracklet: its frames at display size and the labels its names give, if any.
+
+    Attributes:
+        warnings: what the page must say about the labels: why names that look like MARS
+            names label nothing, or that the frames are a gallery tracklet's (a self-match).
+    """
 
     key: str
     clip: torch.Tensor
@@ -258,10 +271,25 @@ class Upload:
     pid: int | None
     camid: int | None
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
-def read_upload(files: Sequence[tuple[str, bytes]]) -> Upload:
-    """Read uploaded files (a zip, a video, a GIF or images) into a tracklet.
+@st.cache_resource(show_spinner=False, hash_funcs=HASH, max_entries=4)
+def _gallery_frames(ws: Workspace) -> GalleryFrames:
+    return GalleryFrames(ws.dataset.gallery)
+
+
+def read_upload(files: Sequence[tuple[str, bytes]], ws: Workspace | None = None) -> Upload:
+    """Read uploaded files (a zip, a video, a GIF or images) into a tracklet, labelled as the
+    evaluation would label it.
+
+    MARS names label it when they name one identity of ``ws``'s gallery seen by one camera;
+    names that look like MARS names but cannot label it say why (``warnings``), and it is
+    ranked unlabelled. An upload whose frames are a gallery tracklet's (byte for byte, or by
+    its MARS tracklet name, as the shipped examples are) is flagged: labelled, that tracklet
+    is same-id same-camera junk and left out of the ranking, as in evaluation; unlabelled, it
+    ranks first as the upload's own copy. Plain names with a gallery tracklet's bytes take its
+    labels.
 
     Raises:
         TrackletInputError: what is wrong, naming the file.
@@ -270,16 +298,56 @@ def read_upload(files: Sequence[tuple[str, bytes]]) -> Upload:
     digest = hashlib.sha1()
     for name, data in files:
         digest.update(name.encode() + hashlib.sha1(data).digest())
-    labels = labels_from_names(user.sources)
-    pid, camid = labels if labels is not None else (None, None)
+    labels, warnings = name_labels(user.sources), []
+    if ws is not None:
+        labels = against_gallery(labels, [t.pid for t in ws.dataset.gallery])
+    if labels.problem:
+        warnings.append(f"Ranked unlabelled: {labels.problem}.")
+    if ws is not None:
+        labels, self_match = _self_match(ws, user, labels)
+        warnings += self_match
     return Upload(
         key=f"upload:{digest.hexdigest()[:16]}",
         clip=user.resized(DISPLAY_SIZE),
         source=user.source,
-        pid=pid,
-        camid=camid,
+        pid=labels.pid,
+        camid=labels.camid,
         notes=user.warnings + user.notes,
+        warnings=tuple(warnings),
     )
+
+
+def _self_match(ws: Workspace, user: UserTracklet, labels: NameLabels):
+    """The labels to rank with and what to say when the upload is a gallery tracklet."""
+    frames = _gallery_frames(ws)
+    index, how = frames.by_bytes(user.digests), "byte for byte"
+    if index is None:
+        index, how = frames.by_name(labels.tracklet), "by its MARS name"
+    if index is None:
+        return labels, []
+    entry = ws.dataset.gallery[index]
+    which = f"gallery tracklet #{index} (id {entry.pid}, camera {entry.camid + 1})"
+    if labels.labelled and (labels.pid, labels.camid) != (entry.pid, entry.camid):
+        labels = NameLabels(
+            problem=f"the names say id {labels.pid} camera {labels.camid + 1}, the frames are "
+            f"{which}"
+        )
+        return labels, [
+            f"Ranked unlabelled: {labels.problem}.",
+            f"Self-match: this upload is {which} {how}; it ranks first as its own copy.",
+        ]
+    if not labels.labelled and labels.problem is None and entry.pid > 0:
+        labels = NameLabels(entry.pid, entry.camid, labels.tracklet)
+    if labels.labelled:
+        return labels, [
+            f"Self-match: this upload is {which} {how}. As in evaluation, the gallery's "
+            "tracklets of the same id and camera, this one included, are junk and left out "
+            "of the ranking."
+        ]
+    return labels, [
+        f"Self-match: this upload is {which} {how}; unlabelled, it ranks first as its own "
+        "copy (distance about 0)."
+    ]
 
 
 def examples() -> dict[str, Path]:
@@ -287,11 +355,11 @@ def examples() -> dict[str, Path]:
     return example_tracklets()
 
 
-def read_example(name: str) -> Upload:
+def read_example(name: str, ws: Workspace | None = None) -> Upload:
     """An example tracklet, read like an upload (folders as their image files)."""
     path = examples()[name]
     files = sorted(path.iterdir()) if path.is_dir() else [path]
-    return read_upload([(f.name, f.read_bytes()) for f in files if not f.name.startswith(".")])
+    return read_upload([(f.name, f.read_bytes()) for f in files if not f.name.startswith(".")], ws)
 
 
 # --------------------------------------------------------------------------- analysis

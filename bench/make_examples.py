@@ -3,7 +3,8 @@
 Picks test tracklets of the synthetic demo world (seed 0, 128x64; generated into the cache if
 absent) by their metadata: an occluded one, two identities of one look-alike group and a
 misaligned one, and writes them as frame folders (MARS frame names kept), the misaligned one
-also as a zip and the occluded one also as an mp4 (a GIF where PyAV is missing)::
+also as a zip and the occluded one also as an H.264 mp4 named after its tracklet
+(``occluded_0159C3T0001.mp4``), so that an upload of it is labelled like the frames::
 
     python bench/make_examples.py [--out sample_data/examples]
 """
@@ -44,18 +45,18 @@ def _copy(frames: list[Path], folder: Path) -> None:
 
 
 def _video(frames: list[Path], path: Path) -> Path:
-    images = [np.asarray(Image.open(f).convert("RGB")) for f in frames]
-    try:
-        import av  # noqa: F401  (imageio's pyav plugin needs it)
-        import imageio.v3 as iio
+    """The frames as an H.264 mp4 (PyAV, a dependency of the package)."""
+    import av
 
-        iio.imwrite(path, np.stack(images), plugin="pyav", codec="libx264", fps=FPS)
-        return path
-    except ImportError:
-        path = path.with_suffix(".gif")
-        pil = [Image.fromarray(a) for a in images]
-        pil[0].save(path, save_all=True, append_images=pil[1:], duration=1000 // FPS, loop=0)
-        return path
+    images = [np.asarray(Image.open(f).convert("RGB")) for f in frames]
+    height, width = images[0].shape[:2]
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for image in images:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path
 
 
 def main() -> None:
@@ -92,7 +93,8 @@ def main() -> None:
     with zipfile.ZipFile(out / "misaligned.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         for frame in sorted((out / "misaligned").iterdir()):
             zf.write(frame, frame.name)
-    print(_video(_frames(root, occluded["name"]), out / "occluded.mp4"))
+    # The tracklet name at the end of the stem labels it (strf_core.data.user_labels).
+    print(_video(_frames(root, occluded["name"]), out / f"occluded_{occluded['name']}.mp4"))
 
 
 if __name__ == "__main__":

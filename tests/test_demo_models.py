@@ -61,7 +61,7 @@ def test_demo_entry_points(world):
     assert len(data.query) == models["strf"].record["metrics"]["num_queries"]
     examples = example_tracklets()
     assert {"occluded", "lookalike_a", "lookalike_b", "misaligned"} <= set(examples)
-    for name in ("occluded", "misaligned.zip", "occluded.mp4"):
+    for name in ("occluded", "misaligned.zip", "occluded_0159C3T0001.mp4"):
         assert read_tracklet(examples[name]).num_frames >= 8
 
 

@@ -31,6 +31,7 @@ class Query:
     camid: int | None
     title: str
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,14 +55,17 @@ def pick_query(ws: R.Workspace, key: str) -> Query | None:
         if source == "Sample query":
             choice = _sample_query(ws, key)
         elif source == "Example tracklet":
-            choice = _example(key)
+            choice = _example(ws, key)
         else:
-            choice = _upload(key)
+            choice = _upload(ws, key)
     if isinstance(choice, _Unusable):
         messages.error(choice.message)
         return None
     if choice is None:
         messages.info(PROMPT)
+        return None
+    for warning in choice.warnings:  # labels refused, a self-match: said where the reader looks
+        messages.warning(warning)
     return choice
 
 
@@ -87,24 +91,36 @@ def _sample_query(ws: R.Workspace, key: str) -> Query | None:
     )
 
 
-def _example(key: str) -> Query | _Unusable:
+def _example(ws: R.Workspace, key: str) -> Query | _Unusable:
     name = st.selectbox("Example", tuple(R.examples()), key=f"{key}:example")
-    return _read(lambda: R.read_example(name), f"example {name}")
+    return _read(lambda: R.read_example(name, ws), f"example {name}")
 
 
-def _upload(key: str) -> Query | _Unusable | None:
+def uploader_key(key: str) -> str:
+    """The file uploader's widget key: a new one after each clear, which empties it (a file
+    uploader's value cannot be set)."""
+    return f"{key}:upload:{st.session_state.get(f'{key}:upload_generation', 0)}"
+
+
+def _clear(key: str) -> None:
+    generation = f"{key}:upload_generation"
+    st.session_state[generation] = st.session_state.get(generation, 0) + 1
+
+
+def _upload(ws: R.Workspace, key: str) -> Query | _Unusable | None:
     files = st.file_uploader(
         "A tracklet: a zip of frames, several images, an mp4 or a gif",
         accept_multiple_files=True,
-        key=f"{key}:upload",
-        help="Frames in name order. MARS-style names (0159C3T0001F001.jpg) also give the "
-        "identity and camera, so true matches can be marked.",
+        key=uploader_key(key),
+        help="Frames in name order. MARS-style names (0159C3T0001F001.jpg, or a video named "
+        "0159C3T0001.mp4) also give the identity and camera, so true matches can be marked.",
     )
     if not files:
         st.caption("Nothing uploaded yet.")
         return None
+    st.button("Clear the upload", key=f"{key}:clear", on_click=_clear, args=(key,))
     files = [(f.name, f.getvalue()) for f in files]
-    return _read(lambda: R.read_upload(files), "upload")
+    return _read(lambda: R.read_upload(files, ws), "upload")
 
 
 def _read(read, what: str) -> Query | _Unusable:
@@ -124,4 +140,5 @@ def _read(read, what: str) -> Query | _Unusable:
         camid=upload.camid,
         title=f"{upload.source} ({upload.clip.shape[1]} frames, {labels})",
         notes=upload.notes,
+        warnings=upload.warnings,
     )
