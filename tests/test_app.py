@@ -207,7 +207,7 @@ def test_upload_chosen_but_empty_prompts_once():
 
 def _upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
     at.radio(key="explore:source").set_value("Upload").run()
-    at.file_uploader(key="explore:upload").set_value(list(files)).run()
+    at.file_uploader(key="explore:upload:0").set_value(list(files)).run()
     _assert_ok(at)
     return at
 
@@ -219,6 +219,39 @@ def test_upload_of_a_labelled_zip_ranks_it_with_true_matches_marked():
     assert any("misaligned.zip" in c and "id 278, camera 4" in c for c in _captions(at))
     matches, cams = _column_state(at)
     assert len(matches) == 2 and len(cams) == 2
+
+
+def test_clear_button_empties_the_uploader():
+    data = example_tracklets()["misaligned.zip"].read_bytes()
+    at = _upload(_page(), ("misaligned.zip", data, "application/zip"))
+    assert len(_column_state(at)[0]) == 2
+    at.button(key="explore:clear").click().run()
+    _assert_ok(at)
+    assert at.file_uploader(key="explore:upload:1").value in (None, [])
+    assert [i.value for i in at.info] == [
+        "Choose a query in the sidebar: a sample query, an example or an upload."
+    ]
+    assert not _column_state(at)[0]
+
+
+def test_distractor_names_are_ranked_unlabelled_with_the_reason():
+    # Before: pid 0000 labelled the upload "identity 0" and every distractor became a match.
+    frames = {f"q/0000C1T0001F{f:03d}.png": _png() for f in (1, 2, 3)}
+    at = _upload(_page(), ("q.zip", _zip(frames), "application/zip"))
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and "pid 0000" in warnings[0] and "distractor" in warnings[0]
+    assert any("q.zip (3 frames, unlabelled)" in c for c in _captions(at))
+    assert not _column_state(at)[0]  # no "First true match" line: nothing counted as one
+
+
+def test_shipped_example_is_flagged_as_a_self_match():
+    at = _page()
+    at.radio(key="explore:source").set_value("Example tracklet").run()
+    at.selectbox(key="explore:example").set_value("misaligned").run()
+    _assert_ok(at)
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and warnings[0].startswith("Self-match: this upload is gallery")
+    assert "(id 278, camera 4) byte for byte" in warnings[0] and "left out" in warnings[0]
 
 
 def _png() -> bytes:

@@ -259,7 +259,13 @@ def _zip_files(name: str, data: bytes, limits: InputLimits) -> list[tuple[str, b
             if info.is_dir() or _skipped(path):
                 continue
             if info.flag_bits & 0x1:
-                raise TrackletInputError(member, "encrypted member")
+                raise TrackletInputError(
+                    member, "encrypted member: zip the frames without a password"
+                )
+            if _suffix(path) in ZIP_SUFFIXES | VIDEO_SUFFIXES:
+                raise TrackletInputError(
+                    member, "an archive or a video inside the zip: upload it on its own"
+                )
             ratio = info.file_size / max(info.compress_size, 1)
             if info.file_size > 2**20 and ratio > limits.max_compression_ratio:
                 raise TrackletInputError(

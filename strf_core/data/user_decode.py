@@ -302,21 +302,22 @@ def decode_video(name: str, data: bytes, limits: InputLimits) -> DecodedFrames:
     try:
         container = av.open(io.BytesIO(data))
     except (av.FFmpegError, OSError, ValueError):
-        raise TrackletInputError(
-            name, "not a video FFmpeg can read (a damaged file, or not a video at all)"
-        ) from None
+        raise TrackletInputError(name, _unopenable(data)) from None
     with container:
         if not container.streams:
-            raise TrackletInputError(
-                name,
-                "no streams found: the file is truncated (cut off before its index) or not a video",
-            )
+            raise TrackletInputError(name, _unopenable(data))
         if not container.streams.video:
             kinds = sorted({s.type for s in container.streams})
             raise TrackletInputError(
                 name, f"no video stream (the file holds {' and '.join(kinds)} only)"
             )
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # the stream's header is cut off or unknown
+            raise TrackletInputError(
+                name,
+                "its video stream cannot be decoded: the file is cut off or damaged, or "
+                "its codec is unknown",
+            )
         width, height = stream.codec_context.width, stream.codec_context.height
         check_frame_size(name, height, width, limits)
         seconds = _video_seconds(container, stream)
@@ -339,13 +340,26 @@ def decode_video(name: str, data: bytes, limits: InputLimits) -> DecodedFrames:
                     frames.append(limit_side(frame.to_ndarray(format="rgb24"), limits.max_side))
                     sources.append(f"{name}#{index}")
                 decoded = index + 1
-        except av.FFmpegError:
+        except TrackletInputError:
+            raise
+        except Exception:  # av.FFmpegError mostly; PyAV raises others on damaged streams
             raise TrackletInputError(
                 name,
                 f"truncated or damaged: decoding failed after {decoded} frames"
                 + (f" of {declared}" if declared else ""),
             ) from None
     return DecodedFrames(frames, sources, step, _missing_frames(name, decoded, declared))
+
+
+def _unopenable(data: bytes) -> str:
+    """Why FFmpeg finds no stream, in words: an MP4 (``ftyp`` box first) whose index never
+    came is a cut-off file; anything else is damaged or not a video."""
+    if data[4:8] == b"ftyp":
+        return (
+            "an MP4 without its index: the file is cut off (an unfinished download or "
+            "recording?) or damaged"
+        )
+    return "not a video FFmpeg can read (a damaged file, or not a video at all)"
 
 
 def _missing_frames(name: str, decoded: int, declared: int) -> list[str]:
