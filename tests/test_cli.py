@@ -139,3 +139,108 @@ def test_train_all_splits_reports_mean_and_spread(tmp_path, capsys):
     assert summary["cmc"][0] == pytest.approx(sum(s["rank1"] for s in summary["splits"]) / 10)
     assert "ilids_vid, mean of 10 splits" in capsys.readouterr().out
     assert all((tmp_path / "runs2" / f"split_{k}" / "last").is_dir() for k in range(10))
+
+
+def _subparsers(parser):
+    import argparse
+
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action
+
+
+def test_help_lists_every_command_with_its_own_help_line():
+    from strf_core.cli import COMMANDS, build_parser
+
+    full = _subparsers(build_parser())  # every module imported: their own help lines
+    lines = {a.dest: a.help for a in full._choices_actions}
+    stubs = _subparsers(build_parser([]))
+    assert list(stubs.choices) == list(full.choices) == list(COMMANDS)
+    assert {a.dest: a.help for a in stubs._choices_actions} == lines
+
+
+def _every_parser(parser):
+    import argparse
+
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _every_parser(sub)
+
+
+def test_help_is_plain_text():
+    from strf_core.cli import build_parser
+
+    texts = {p.prog: p.format_help() for p in _every_parser(build_parser())}
+    assert "strf data check" in texts  # nested commands too
+    for prog, text in texts.items():
+        for markup in ("``", ":func:", ":class:", ":mod:", ":data:", ".. "):
+            assert markup not in text, (prog, markup)
+
+
+def test_top_level_help_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from strf_core.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert "usage: strf" in out and "export-onnx" in out
+    assert out.strip().endswith("torch not loaded")
+
+
+def _exported_model(tmp_path, root: str | None = None):
+    """A copy of the shipped baseline (an exported model: data.root empty), its root set."""
+    import shutil
+
+    from strf_core.demo import MODELS_DIR
+
+    folder = tmp_path / "baseline"
+    shutil.copytree(MODELS_DIR / "baseline", folder)
+    if root is not None:
+        config = folder / "config.yaml"
+        config.write_text(config.read_text().replace("root: ''", f"root: {root}"))
+    return folder
+
+
+def test_eval_without_a_root_says_where_the_demo_world_is(tmp_path, capsys, monkeypatch):
+    from strf_core.synth import META_NAME
+
+    monkeypatch.setenv("STRF_CACHE", str(tmp_path / "cache"))
+    model = _exported_model(tmp_path)
+    assert main(["eval", str(model), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    world = tmp_path / "cache" / "synth" / "demo-seed0-128x64"
+    assert err.startswith(
+        "strf eval: error: the checkpoint's config has no data.root (exported models leave it "
+        "out); give --data-root DATASET_FOLDER. This model was evaluated on the synthetic world "
+        "--preset demo --seed 0 --size 128x64."
+    )
+    assert f"strf demo (the demo models' world, written to {world}-test" in err
+    assert "strf synth ROOT --preset demo --seed 0 --size 128x64" in err
+    # Once the world exists, the message says where.
+    (world.parent / f"{world.name}-test").mkdir(parents=True)
+    (world.parent / f"{world.name}-test" / META_NAME).write_text("{}")
+    assert main(["eval", str(model), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"It is here: --data-root {world}-test.")
+
+
+def test_eval_never_reads_a_root_this_machine_lacks(tmp_path, capsys):
+    model = _exported_model(tmp_path, root="/home/someone-else/mars")
+    assert main(["eval", str(model), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "names data.root /home/someone-else/mars, which does not exist on this machine" in err
+    assert "give --data-root DATASET_FOLDER" in err
+
+
+@pytest.mark.parametrize("frames", ["0", "-3"])
+def test_export_onnx_refuses_a_frame_count_below_one(tmp_path, capsys, frames):
+    out = tmp_path / "model.onnx"
+    assert main(["export-onnx", str(_exported_model(tmp_path)), str(out), "--frames", frames]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"strf export-onnx: error: --frames must be 1 or more, got {frames}"
+    )
+    assert not out.exists()

@@ -18,8 +18,8 @@ from strf_core.data.datasets.mars import PROTOCOLS
 from strf_core.synth import META_NAME, PRESETS, SynthError, generate, parse_size
 
 CHECK_DESCRIPTION = (
-    "``strf data check ROOT --dataset NAME``: split statistics, then every frame opened.\n\n"
-    "Exit status: 0 when the dataset loads and every frame is readable, 1 otherwise.\n"
+    "Print a dataset folder's split statistics, then open every frame. Exit status: 0 when "
+    "the dataset loads and every frame is readable, 1 otherwise."
 )
 
 # Options that only some datasets take: the CLI rejects them elsewhere instead of ignoring them.

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 
 from strf_core.data.datasets import datasets_with_option
-from strf_core.engine.config import ConfigError
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from strf_core.engine.config import load_config
+    from strf_core.engine.config import ConfigError, load_config
     from strf_core.engine.trainer import Trainer
 
     overrides = list(args.set)
@@ -38,6 +37,7 @@ def _train_all_splits(config, args: argparse.Namespace) -> int:
     """iLIDS-VID / PRID-2011: one run per split (OUTPUT_DIR/split_K), then mean and spread."""
     import dataclasses
 
+    from strf_core.engine.config import ConfigError
     from strf_core.engine.trainer import Trainer
     from strf_core.metrics import aggregate_splits
 
@@ -145,6 +145,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     }
     config.data = dataclasses.replace(config.data, **changes)
     data = config.data
+    _check_data_root(args.checkpoint, data.root, given=args.data_root is not None)
     dataset = build_dataset(data.dataset, data.root, **dataset_kwargs(config))
     result = evaluate_dataset(
         model, dataset, data, device=device, autocast=device.type == "cuda", progress=not args.quiet
@@ -156,17 +157,72 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_data_root(checkpoint: str, root: str, *, given: bool) -> None:
+    """Refuse an empty dataset root, or a checkpoint's own one that this machine lacks, saying
+    where the data it was evaluated on can be made.
+
+    Raises:
+        ConfigError: no usable root, with what to do.
+    """
+    from strf_core.engine.config import ConfigError
+
+    if root and (given or Path(root).expanduser().exists()):
+        return  # a root given on the command line is checked by the dataset loader
+    if root:
+        problem = (
+            f"the checkpoint's config names data.root {root}, which does not exist on this "
+            "machine (a path of the machine that trained it?)"
+        )
+    else:
+        problem = "the checkpoint's config has no data.root (exported models leave it out)"
+    raise ConfigError(f"{problem}; give --data-root DATASET_FOLDER. {_where_data_is(checkpoint)}")
+
+
+def _where_data_is(checkpoint: str) -> str:
+    """Where the synthetic world a checkpoint's ``eval.json`` records is, or how to make it."""
+    from strf_core.experiments import Setup
+    from strf_core.package_data import cache_root
+    from strf_core.synth import META_NAME
+
+    record = Path(checkpoint) / "eval.json"
+    world = json.loads(record.read_text()).get("world") if record.is_file() else None
+    if not world:
+        return (
+            "A synthetic world to try it on: strf synth ROOT --preset demo --size 128x64; the "
+            "demo models' world: strf demo (written under $STRF_CACHE/synth)."
+        )
+    preset, seed, (height, width) = world["preset"], int(world["seed"]), world["size"]
+    whole = Setup(
+        results=Path("."), work=cache_root(), preset=preset, world_seed=seed, size=(height, width)
+    ).data_root
+    found = [p for p in (whole, whole.with_name(whole.name + "-test")) if (p / META_NAME).is_file()]
+    spec = f"--preset {preset} --seed {seed} --size {height}x{width}"
+    where = (
+        f"It is here: --data-root {found[0]}."
+        if found
+        else f"Create it with strf demo (the demo models' world, written to {whole}-test; "
+        f"$STRF_CACHE moves it) or strf synth ROOT {spec}."
+    )
+    return f"This model was evaluated on the synthetic world {spec}. {where}"
+
+
 def _cmd_export_onnx(args: argparse.Namespace) -> int:
     import torch
 
     from strf_core.engine.checkpoint import load_trained_model
     from strf_core.engine.export import export_onnx
 
+    if args.frames is not None and args.frames < 1:
+        raise ValueError(f"--frames must be 1 or more, got {args.frames}")
     model, config = load_trained_model(args.checkpoint)
-    frames = args.frames or config.data.seq_len
+    frames = config.data.seq_len if args.frames is None else args.frames
     size = (config.data.height, config.data.width)
     path = export_onnx(model, args.output, frames=frames, height=size[0], width=size[1])
-    print(f"wrote {path} (clip (N, 3, {frames}, {size[0]}, {size[1]}) -> features, logits)")
+    print(
+        f"wrote {path} (clip (N, 3, {frames}, {size[0]}, {size[1]}) -> features, logits; the "
+        f"batch N is dynamic, the {frames} frames fixed: clips of another length need another "
+        "export)"
+    )
     try:
         import numpy as np
         import onnxruntime as ort
@@ -232,7 +288,11 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> None:
         help="checkpoint directory: runs/strf/last, the final model, to report (best/ exists "
         "only with a validation split, data.val_ids)",
     )
-    p.add_argument("--data-root", help="dataset folder (default: the checkpoint's)")
+    p.add_argument(
+        "--data-root",
+        help="dataset folder (default: the checkpoint's data.root, if it exists here; exported "
+        "models have none)",
+    )
     p.add_argument("--dataset", help="dataset name (default: the checkpoint's)")
     p.add_argument("--split-id", type=int, help="split 0-9 (ilids_vid, prid2011)")
     p.add_argument("--protocol", choices=("torchreid", "ap3d"), help="MARS protocol")
@@ -249,10 +309,16 @@ def add_export_onnx_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export-onnx",
         help="export a checkpoint to ONNX",
-        description="Export a trained checkpoint to ONNX (dynamic batch; clip size from its "
-        "config) and, if onnxruntime is installed, check it against PyTorch.",
+        description="Export a trained checkpoint to ONNX (a dynamic batch; the frame count "
+        "and frame size are fixed in the graph, from --frames and the config) and, if "
+        "onnxruntime is installed, check it against PyTorch.",
     )
     p.add_argument("checkpoint", help="checkpoint directory")
     p.add_argument("output", help="the .onnx file to write")
-    p.add_argument("--frames", type=int, help="frames per clip (default: the config's seq_len)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        help="frames per clip, 1 or more, fixed in the exported graph (default: the config's "
+        "seq_len)",
+    )
     p.set_defaults(func=_cmd_export_onnx)
