@@ -17,6 +17,7 @@ a context variable of the thread that serves it.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import os
@@ -160,11 +161,22 @@ def warm_up(ws: Workspace) -> None:
         ws.galleries[label].features(model.model)
 
 
+class _StopRequestedError(Exception):
+    """Raised inside the background embedding when the server stops."""
+
+
 @st.cache_resource(show_spinner=False, hash_funcs=HASH)
 def start_precompute(ws: Workspace) -> threading.Thread | None:
     """Embed the gallery for every branch set of the STRF models in the background, once per
     process, so toggles find their embeddings ready (``STRF_APP_PRECOMPUTE=0`` turns it off).
-    ``None`` when there is nothing to embed (the shipped embeddings cover every branch set)."""
+    ``None`` when there is nothing to embed (the shipped embeddings cover every branch set).
+
+    The work stops cleanly with the server: at exit the thread is told to stop and its next
+    layer call (a hook on the model's top modules, acting in this thread only) ends it, so no
+    PyTorch computation is running when the interpreter tears down. A daemon thread still in
+    PyTorch then aborted the process ("terminate called without an active exception"). What
+    it finished is in the disk cache (written atomically); the rest is embedded on demand.
+    """
     if os.environ.get("STRF_APP_PRECOMPUTE", "1") == "0":
         return None
     todo = [
@@ -174,16 +186,48 @@ def start_precompute(ws: Workspace) -> threading.Thread | None:
     ]
     if not todo:
         return None
+    return run_stoppable(
+        lambda: [ws.galleries[label].precompute(ws.models[label].model) for label in todo],
+        [ws.models[label].model for label in todo],
+        name="strf-precompute",
+    )
+
+
+def run_stoppable(
+    work, models: Sequence[torch.nn.Module], *, name: str, join_seconds: float = 60.0
+) -> threading.Thread:
+    """Run ``work()`` in a low-priority daemon thread that the interpreter's exit stops between
+    two layer calls of ``models`` (see :func:`start_precompute`), and waits for."""
+    stop = threading.Event()
+    holder: list[threading.Thread] = []
+
+    def check(module, inputs) -> None:
+        if stop.is_set() and threading.current_thread() is holder[0]:
+            raise _StopRequestedError
+
+    hooks = [
+        child.register_forward_pre_hook(check) for model in models for child in model.children()
+    ]
 
     def run() -> None:
         with contextlib.suppress(OSError, AttributeError):  # lower priority, Linux only
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-        for label in todo:
-            ws.galleries[label].precompute(ws.models[label].model)
+        try:
+            work()
+        except _StopRequestedError:
+            pass
+        finally:
+            for hook in hooks:
+                hook.remove()
 
-    thread = threading.Thread(target=run, name="strf-precompute", daemon=True)
-    thread.start()
-    return thread
+    def shutdown() -> None:
+        stop.set()
+        holder[0].join(join_seconds)
+
+    holder.append(threading.Thread(target=run, name=name, daemon=True))
+    atexit.register(shutdown)
+    holder[0].start()
+    return holder[0]
 
 
 # --------------------------------------------------------------------------- queries
@@ -610,6 +654,7 @@ __all__ = [
     "read_upload",
     "resize_for",
     "results",
+    "run_stoppable",
     "seed_results",
     "start_precompute",
     "strf_units",
