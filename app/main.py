@@ -11,7 +11,8 @@ import streamlit as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `app` importable as a package
 
-st.set_page_config(page_title="STRF Explorer", page_icon=":material/search:", layout="wide")
+# An emoji favicon is drawn in the browser; a ":material/...:" one is fetched from a font host.
+st.set_page_config(page_title="STRF Explorer", page_icon="🔎", layout="wide")
 
 VIEWS = Path(__file__).resolve().parent / "views"
 pages = [

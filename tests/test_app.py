@@ -83,6 +83,18 @@ def _strips(at: AppTest) -> list[list[str]]:
     return strips
 
 
+def test_page_icon_is_drawn_locally(monkeypatch):
+    """A material-symbol page icon makes the browser fetch the favicon from fonts.gstatic.com;
+    an emoji is drawn from a data: URL. (The pages' navigation icons use the bundled font.)"""
+    import streamlit
+    from streamlit.string_util import is_emoji
+
+    config = {}
+    monkeypatch.setattr(streamlit, "set_page_config", lambda **kwargs: config.update(kwargs))
+    _page()
+    assert is_emoji(config["page_icon"]), config
+
+
 def test_explore_renders_baseline_beside_strf():
     at = _page()
     assert at.title[0].value == "Explore"
