@@ -109,8 +109,11 @@ def mask_panels(
                 row=i,
                 col=k,
             )
-    fig.update_yaxes(autorange="reversed", showticklabels=False, scaleanchor=None)
-    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(autorange="reversed", showticklabels=False)
+    fig.update_xaxes(showticklabels=False, constrain="domain")
+    for k in range(1, len(rows) * len(cols) + 1):  # square cells: each y axis scaled to its x
+        suffix = "" if k == 1 else str(k)
+        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain")
     fig.update_annotations(font_size=11)
     fig.update_layout(
         title=title,
