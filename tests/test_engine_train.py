@@ -58,6 +58,10 @@ def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
         progress=False,
     )
     assert first.fit()["step"] == 4
+    # A killed run has logged steps past its last checkpoint (and half a line as it died).
+    log = tmp_path / "cut" / "metrics.jsonl"
+    with open(log, "a") as f:
+        f.write('{"epoch": 1, "step": 5, "loss": 1.0}\n{"epoch": 1, "step": 6, "lo')
     # max_steps at an epoch boundary stops there too (not one step into the next epoch).
     at_boundary = Trainer.from_config(
         _config(mars_root, tmp_path / "two", "max_steps=3"), progress=False
@@ -66,6 +70,8 @@ def test_interrupted_run_resumes_to_the_same_weights(mars_root, tmp_path):
     resumed = Trainer.from_config(_config(mars_root, tmp_path / "cut"), progress=False)
     assert (resumed.state.epoch, resumed.state.step) == (1, 4)
     resumed.fit()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, 10))  # once, in order
     for (name, a), b in zip(
         full.model.state_dict().items(), resumed.model.state_dict().values(), strict=True
     ):

@@ -65,8 +65,48 @@ def test_imports_from_strf_core_and_defines_no_model_loss_or_metric(name):
     }
     assert "strf_core" in imported
     code = _code(nb)
-    assert "torch.nn" not in code and "from torch import nn" not in code
+    # plain functions of torch.nn.functional are allowed (the from-scratch unit), modules not
+    assert not re.search(r"torch\.nn(?!\.functional)|from torch import nn", code)
     assert 'os.environ.get("STRF_FAST")' in code, f"{name} does not read its fast mode"
+
+
+def _is_solution(cell: nbformat.NotebookNode) -> bool:
+    return "solution" in cell.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("name", CHAPTERS)
+def test_every_chapter_has_a_header_a_summary_and_exercises_with_solutions(name):
+    nb = _notebook(name)
+    header = nb.cells[0].source
+    for part in ("**You will learn**", "**You need**", "**How long**"):
+        assert part in header, f"{name}: the first cell does not say {part}"
+    titles = [c.source.split("\n", 1)[0] for c in nb.cells if c.cell_type == "markdown"]
+    assert "## Summary" in titles and "## Exercises" in titles, f"{name}: {titles}"
+    start = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Exercises"))
+    end = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Summary"))
+    # each exercise: its statement, then (before the next one) hidden, tagged solution cells
+    exercises: list[list[nbformat.NotebookNode]] = []
+    for cell in nb.cells[start:end]:
+        if cell.cell_type == "markdown" and "**Exercise" in cell.source:
+            exercises.append([])
+        elif exercises:
+            exercises[-1].append(cell)
+    assert 2 <= len(exercises) <= 4, f"{name}: {len(exercises)} exercises"
+    for k, cells in enumerate(exercises, 1):
+        solutions = [c for c in cells if _is_solution(c)]
+        assert solutions, f"{name}: exercise {k} has no solution cell"
+        for c in solutions:
+            assert c.metadata.get("jupyter", {}).get("source_hidden"), f"{name}: {k} not hidden"
+    # at least one asks for code: a solution code cell, then a check that asserts the answer
+    checked = [
+        cells
+        for cells in exercises
+        if any(c.cell_type == "code" and _is_solution(c) for c in cells)
+        and any(
+            c.cell_type == "code" and not _is_solution(c) and "assert" in c.source for c in cells
+        )
+    ]
+    assert checked, f"{name}: no code exercise with a check"
 
 
 def test_readme_links_every_chapter_with_a_line_on_what_it_teaches():

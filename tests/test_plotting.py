@@ -1,4 +1,4 @@
-"""strf_core.plotting: the tutorials' frame strip."""
+"""strf_core.plotting: the tutorials' frame strip, mask panels and unit diagram."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 import torch
 
 pytest.importorskip("plotly")
-from strf_core.plotting import frame_strip
+from strf_core import STRF
+from strf_core.plotting import frame_strip, mask_panels, strf_unit_figure
 
 
 def _clip(frames: int = 5) -> torch.Tensor:
@@ -38,3 +39,52 @@ def test_labels_max_frames_and_height():
     assert _captions(fig) == ["a", "b", "c"] and fig.layout.height == 250
     with pytest.raises(ValueError, match="2 labels for 5 frames"):
         frame_strip(_clip(), "x", ["a", "b"])
+
+
+def _texts(fig) -> list[str]:
+    return [a.text for a in fig.layout.annotations]
+
+
+def test_the_unit_figure_reads_every_label_from_the_unit():
+    unit = STRF(32, reduction=8, kappa=2.0, r_coarse=5, pool="avg", integration="s->t")
+    unit.branches.pop("s_fine")
+    text = " ".join(_texts(strf_unit_figure(unit)))
+    assert "s_fine" not in text and "s → t" in text
+    assert "H: 32→4, G: avg 5x1x1" in text  # t_static: pooled over 5 frames
+    assert "G: avg 1x5x5" in text and "κ=2" in text
+    boxes = {a.text.split("<br>")[0]: a.x for a in strf_unit_figure(unit).layout.annotations}
+    # s->t: the spatial branch is drawn before (left of) the temporal ones
+    assert boxes["<b>s_coarse</b>"] < boxes["<b>t_dynamic</b>"] == boxes["<b>t_static</b>"]
+
+
+def test_the_unit_figure_shows_gamma_or_no_residual():
+    unit = STRF(16, reduction=4)
+    with torch.no_grad():
+        unit.gamma.fill_(0.25)
+    assert any("γ = 0.25" in t for t in _texts(strf_unit_figure(unit)))
+    plain = " ".join(_texts(strf_unit_figure(STRF(16, reduction=4, residual=False))))
+    assert "no residual" in plain and "γ" not in plain
+
+
+def test_mask_panels_show_where_each_cell_draws_from():
+    h, w = 3, 2
+    source = torch.tensor([5, 0, 1, 2, 3, 4])  # column j draws everything from position source[j]
+    mask = torch.zeros(h * w, h * w)
+    mask[source, torch.arange(h * w)] = 1.0
+    cells = {"a": (0, 0), "b": (2, 1)}
+    fig = mask_panels({"m": mask, "uniform": torch.full_like(mask, 1 / 6)}, (h, w), cells, title="")
+    assert len(fig.data) == 4
+    for trace, (row, col) in zip(fig.data[:2], cells.values(), strict=True):
+        z = torch.tensor(trace.z)
+        assert z.sum() == 1 and z.flatten().argmax() == source[row * w + col]
+    assert torch.allclose(torch.tensor(fig.data[2].z), torch.full((h, w), 1 / 6))
+    outlined = [(s.x0 + 0.5, s.y0 + 0.5) for s in fig.layout.shapes]
+    assert outlined == [(0, 0), (1, 2)] * 2  # (x = col, y = row) of each queried cell
+
+
+def test_mask_panels_name_a_bad_mask_or_cell():
+    mask = torch.eye(6)
+    with pytest.raises(ValueError, match="mask 'm' \\(6, 6\\) does not fit a 4x2 grid"):
+        mask_panels({"m": mask}, (4, 2), {"a": (0, 0)}, title="")
+    with pytest.raises(ValueError, match="cell 'a' \\(3, 0\\) lies outside the 3x2 grid"):
+        mask_panels({"m": mask}, (3, 2), {"a": (3, 0)}, title="")

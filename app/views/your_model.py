@@ -13,7 +13,8 @@ SPLIT_DATASETS = ", ".join(datasets_with_option("split_id"))
 st.title("Your model")
 st.caption(
     "Load one or more checkpoint folders written by `strf train` (each holds model.safetensors, "
-    "config.yaml and state.pt; `last/` or `best/` inside a run folder, or the run folder itself) "
+    "config.yaml and state.pt; `last/` inside a run folder, the final model to report, or `best/` "
+    "where a validation split chose one; or the run folder itself) "
     "and a dataset root in one of the supported layouts (`strf data check ROOT --dataset NAME` "
     "validates one). Give a baseline and an STRF checkpoint to see them side by side. The first "
     "look embeds the whole gallery with each model: minutes for MARS on a CPU, cached on disk "
@@ -24,7 +25,7 @@ with st.form(f"{KEY}:form"):
     paths = st.text_area(
         "Checkpoint folders, one per line",
         value=st.session_state.get(f"{KEY}:paths", ""),
-        placeholder="runs/mars_p3dc/best\nruns/mars_strf_p3dc/best",
+        placeholder="runs/mars_p3dc/last\nruns/mars_strf_p3dc/last",
     )
     left, middle, right = st.columns(3)
     dataset = left.selectbox("Dataset layout", DATASETS, index=DATASETS.index("mars"))

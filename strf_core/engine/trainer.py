@@ -41,6 +41,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from strf_core.atomic import write_text_atomic
 from strf_core.data.datasets import DatasetError, ReIDDataset, build_dataset, dataset_options
 from strf_core.data.pipeline import build_train_loader
 from strf_core.data.samplers import BATCH_SAMPLERS
@@ -297,7 +298,22 @@ class Trainer:
         self.optimizer.load_state_dict(self.state.optimizer)
         self.scheduler.load_state_dict(self.state.scheduler)
         set_rng_state(self.state.rng)
+        self._trim_log(self.state.step)
         return True
+
+    def _trim_log(self, step: int) -> None:
+        """Drop the ``metrics.jsonl`` records of steps after ``step``: a run killed after its
+        last checkpoint logged steps that the resumed run trains (and logs) again, and maybe
+        half a line as it died."""
+        path = self.out / "metrics.jsonl"
+        if self.rank != 0 or not path.is_file():
+            return
+        lines = path.read_text().splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines = lines[:-1]  # torn by the kill
+        kept = [line for line in lines if json.loads(line).get("step", 0) <= step]
+        if len(kept) < len(path.read_text().splitlines()):
+            write_text_atomic(path, "".join(kept))
 
     @property
     def steps_per_epoch(self) -> int:
