@@ -93,6 +93,8 @@ def test_runner_trains_each_cell_once_and_skips_finished_ones(tmp_path):
         assert set(record["metrics"]["subsets"]) >= {"lookalike", "occluded", "misaligned"}
         assert record["config"]["model"]["strf"] == (cell.label == "STRF-P3D-C")
         assert record["config"]["data"]["height"] == 64
+        text = setup.cell_path(cell).read_text()  # results are shipped: none of our folders
+        assert str(tmp_path) not in text and record["config"]["output_dir"] == ""
 
     def must_not_train(config, progress):
         raise AssertionError("a finished cell was trained again")

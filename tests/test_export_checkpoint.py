@@ -24,7 +24,8 @@ from strf_core.experiments import training_summary
 from strf_core.models import build_model
 from strf_core.synth import generate, subset_masks
 
-SAMPLE_MODELS = Path(__file__).resolve().parents[1] / "sample_data" / "models"
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_MODELS = ROOT / "sample_data" / "models"
 MACHINE_PATH = re.compile(rb"(/root/|/home/|/work/|/tmp/|/Users/|[A-Za-z]:\\\\)")
 
 
@@ -61,12 +62,13 @@ def test_export_leaves_out_the_optimizer_and_the_machine_paths(tmp_path):
     assert (kept["epoch"], kept["step"], kept["optimizer"]) == (3, 30, {})
 
 
-def test_no_shipped_model_file_names_a_folder_of_the_machine_that_made_it():
+def test_no_shipped_model_or_result_names_a_folder_of_the_machine_that_made_it():
     files = [p for p in SAMPLE_MODELS.rglob("*") if p.is_file()]
-    assert files
+    files += [p for p in (ROOT / "docs" / "results").rglob("*.json")]
+    assert len(files) > 100  # the models and every stored benchmark cell
     for path in files:
         found = MACHINE_PATH.search(path.read_bytes())
-        assert found is None, f"{path.relative_to(SAMPLE_MODELS)} names {found.group().decode()}"
+        assert found is None, f"{path.relative_to(ROOT)} names {found.group().decode()}"
 
 
 @pytest.fixture(scope="module")

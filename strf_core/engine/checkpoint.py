@@ -169,13 +169,19 @@ def export_checkpoint(
     return target
 
 
-def portable_config(text: str) -> str:
-    """A run's ``config.yaml`` text with its machine paths (``data.root``, ``output_dir``)
-    emptied, everything else as it was."""
-    config = yaml.safe_load(text) or {}
+def without_machine_paths(config: dict[str, Any]) -> dict[str, Any]:
+    """A config dict with its machine paths (``data.root``, ``output_dir``) emptied, everything
+    else as it was (a copy)."""
+    config = {k: dict(v) if isinstance(v, dict) else v for k, v in config.items()}
     if isinstance(config.get("data"), dict):
         config["data"]["root"] = ""
     config["output_dir"] = ""
+    return config
+
+
+def portable_config(text: str) -> str:
+    """A run's ``config.yaml`` text without its machine paths (:func:`without_machine_paths`)."""
+    config = without_machine_paths(yaml.safe_load(text) or {})
     header = "# exported for inference: data.root and output_dir of the training run left out\n"
     return header + yaml.safe_dump(config, sort_keys=False)
 

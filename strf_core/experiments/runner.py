@@ -192,6 +192,7 @@ def run_cell(
     record = load_cell(setup, cell)
     if record is not None:
         return record
+    from strf_core.engine.checkpoint import without_machine_paths
     from strf_core.engine.config import config_to_dict, load_config
 
     overrides = setup.overrides(cell)
@@ -218,7 +219,7 @@ def run_cell(
         wall_s=round(time.perf_counter() - started, 1),
         device=_device_name(config.device),
         world={"preset": setup.preset, "seed": setup.world_seed, "size": list(setup.size)},
-        config=config_to_dict(config),
+        config=without_machine_paths(config_to_dict(config)),  # shipped: no paths of ours
         finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     write_json_atomic(setup.cell_path(cell), record.to_dict())
