@@ -16,7 +16,9 @@ from strf_core.data.tracklet import Tracklet
 from strf_core.engine.checkpoint import TrainingState, save_checkpoint
 from strf_core.engine.config import config_to_yaml, load_config
 from strf_core.experiments.evidence import (
+    EvidenceSummary,
     QueryEvidence,
+    group_runs,
     nearest_true_matches,
     occluded_queries,
     query_evidence,
@@ -93,6 +95,21 @@ def test_strf_evidence_writes_rows_and_names_a_world_without_masks(world, tmp_pa
         "strf without s_coarse",
     ]
     assert all(r["total"] == 2 for r in rows)
+    # Two runs under one label (two seeds): one row with their spread; the rows keep each run.
+    torch.manual_seed(1)
+    other = build_model("p3dc_resnet_tiny", num_classes=6, strf=True)
+    save_checkpoint(tmp_path / "seed1", other, TrainingState(), config_to_yaml(config))
+    seeds = [f"STRF={tmp_path / 'strf'}", f"STRF={tmp_path / 'seed1'}"]
+    pooled = ["evidence", *seeds, "--data-root", str(world), "--queries", "2"]
+    assert main([*pooled, "--json", str(out), "--markdown", str(table)]) == 0
+    written = json.loads(out.read_text())
+    assert [r["label"] for r in written["rows"]] == ["STRF", "STRF"]
+    assert [(g["label"], g["runs"]) for g in written["groups"]] == [("STRF", 2)]
+    person = [r["occluded"]["person"] for r in written["rows"]]
+    mean, std = written["groups"][0]["occluded"]["person"]
+    assert mean == pytest.approx(np.mean(person)) and std == pytest.approx(np.std(person, ddof=1))
+    assert "| STRF | 2 | " in table.read_text() and " ± " in table.read_text()
+    assert str(tmp_path) in written["rows"][1]["checkpoint"]  # outside the working folder
     no_masks = tmp_path / "old"
     generate(no_masks, preset="tiny", seed=1, size=(128, 64), workers=1, progress=False)
     shutil.rmtree(no_masks / "masks")  # as a world written before masks existed
@@ -115,3 +132,20 @@ def test_rows_are_summarized_over_the_queries_every_model_has_evidence_for():
     assert [(r.label, r.queries, r.total) for r in rows] == [("a", 1, 3), ("b", 1, 3)]
     assert rows[0].occluded["person"] == pytest.approx(0.5)  # query 1 left out of a as well
     assert rows[1].occluded["person"] == pytest.approx(0.3)
+
+
+def _summary(label: str, person: float) -> EvidenceSummary:
+    rest = (1.0 - person) / 2
+    shares = {"person": person, "occluder": rest, "background": rest}
+    area = {"person": 0.2, "occluder": 0.3, "background": 0.5}
+    return EvidenceSummary(label, 4, 5, shares, shares, area)
+
+
+def test_runs_of_one_label_are_pooled_with_their_sample_spread_in_first_seen_order():
+    runs = [_summary("strf", 0.3), _summary("baseline", 0.2), _summary("strf", 0.5)]
+    strf, baseline = group_runs(runs)
+    assert (strf.label, strf.runs, baseline.label, baseline.runs) == ("strf", 2, "baseline", 1)
+    mean, std = strf.occluded["person"]
+    assert mean == pytest.approx(0.4) and std == pytest.approx(0.1414213, abs=1e-6)  # ddof 1
+    assert baseline.occluded["person"] == (pytest.approx(0.2), None)  # one run: no spread
+    assert strf.area == runs[0].area and strf.queries == 4 and strf.total == 5

@@ -175,6 +175,62 @@ def summarize(label: str, evidence: Sequence[QueryEvidence], total: int) -> Evid
     )
 
 
+@dataclass(frozen=True)
+class EvidenceGroup:
+    """The summaries of one model over its runs (seeds): the mean of each share and its sample
+    standard deviation over runs (``None`` for a single run).
+
+    Attributes:
+        label: the model's label, shared by its runs.
+        runs: how many runs (seeds) were summarized.
+        queries, total: the queries counted (the same in every run) and the occluded queries.
+        occluded, all_frames: ``{region: (mean, std)}``.
+        area: the pixel shares of the counted queries (a uniform map's shares).
+    """
+
+    label: str
+    runs: int
+    queries: int
+    total: int
+    occluded: dict[str, tuple[float, float | None]]
+    all_frames: dict[str, tuple[float, float | None]]
+    area: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def group_runs(summaries: Sequence[EvidenceSummary]) -> list[EvidenceGroup]:
+    """Pool the summaries that share a label (one per seed) into one row each, in the order
+    their labels first appear. The summaries should come from :func:`summarize_common`, so that
+    every run counts the same queries."""
+    labels = list(dict.fromkeys(s.label for s in summaries))
+    groups = []
+    for label in labels:
+        runs = [s for s in summaries if s.label == label]
+
+        def spread(field: str, runs: list[EvidenceSummary] = runs) -> dict:
+            out = {}
+            for region in REGIONS:
+                values = np.array([getattr(r, field)[region] for r in runs], float)
+                std = float(values.std(ddof=1)) if len(values) > 1 else None
+                out[region] = (float(values.mean()), std)
+            return out
+
+        groups.append(
+            EvidenceGroup(
+                label=label,
+                runs=len(runs),
+                queries=runs[0].queries,
+                total=runs[0].total,
+                occluded=spread("occluded"),
+                all_frames=spread("all_frames"),
+                area=runs[0].area,
+            )
+        )
+    return groups
+
+
 def _triple(values: np.ndarray) -> tuple[float, float, float]:
     a, b, c = (float(v) for v in values)
     return a, b, c
@@ -193,8 +249,14 @@ def summarize_common(
     return [summarize(label, [e for e in ev if e.query in keep], total) for label, ev in runs]
 
 
-def evidence_markdown(rows: Sequence[EvidenceSummary], *, world: str, command: str) -> str:
-    """A Markdown table of :func:`summarize` rows, with the pixel shares as the reference."""
+def _share(value: tuple[float, float | None]) -> str:
+    mean, std = value
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def evidence_markdown(groups: Sequence[EvidenceGroup], *, world: str, command: str) -> str:
+    """A Markdown table of :func:`group_runs` rows, with the pixel shares as the reference."""
+    seeds = any(g.runs > 1 for g in groups)
     lines = [
         "# Where the evidence falls on occluded queries (the paper's Fig. 5, measured)",
         "",
@@ -204,21 +266,28 @@ def evidence_markdown(rows: Sequence[EvidenceSummary], *, world: str, command: s
         "match) on the person, the occluder and the background, over the frames where the "
         "occluder is drawn; 'all frames' is the person's share over every frame. Means over the "
         "n occluded queries whose explained frames carry mass for every model (the same "
-        "queries in every row).",
+        "queries in every row)"
+        + (
+            "; with several runs (seeds) of a model, the mean over runs ± the sample standard "
+            "deviation over runs."
+            if seeds
+            else "."
+        ),
         "",
-        "| model | n | person | occluder | background | person, all frames |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | runs | n | person | occluder | background | person, all frames |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in rows:
-        occ = row.occluded
+    for g in groups:
+        occ = g.occluded
         lines.append(
-            f"| {row.label} | {row.queries}/{row.total} | {occ['person']:.3f} | "
-            f"{occ['occluder']:.3f} | {occ['background']:.3f} | {row.all_frames['person']:.3f} |"
+            f"| {g.label} | {g.runs} | {g.queries}/{g.total} | {_share(occ['person'])} | "
+            f"{_share(occ['occluder'])} | {_share(occ['background'])} | "
+            f"{_share(g.all_frames['person'])} |"
         )
-    if rows:
-        area = rows[0].area
+    if groups:
+        area = groups[0].area
         lines.append(
-            f"| pixel shares (a uniform map) | | {area['person']:.3f} | {area['occluder']:.3f} | "
-            f"{area['background']:.3f} | |"
+            f"| pixel shares (a uniform map) | | | {area['person']:.3f} | "
+            f"{area['occluder']:.3f} | {area['background']:.3f} | |"
         )
     return "\n".join(lines) + "\n"
