@@ -15,8 +15,10 @@ from strf_core.explain.fam import (
     inspect_unit,
     mask_stats,
     mask_view,
+    relative_weights,
     strf_unit,
 )
+from strf_core.explain.frames import evidence_frames, frame_evidence
 from strf_core.explain.gradcam import (
     FrameGradCam,
     FrameMaps,
@@ -44,8 +46,10 @@ __all__ = [
     "capture_inputs",
     "cell_at",
     "colorize",
+    "evidence_frames",
     "fam_masks",
     "fam_steps",
+    "frame_evidence",
     "get_module",
     "identity_gradcam",
     "inspect_unit",
@@ -56,6 +60,7 @@ __all__ = [
     "normalize_maps",
     "overlay",
     "prepare_clip",
+    "relative_weights",
     "shared_weight_copy",
     "similarity_gradcam",
     "strf_unit",

@@ -94,6 +94,41 @@ def mask_view(
     Shape:
         mask: ``(hw, hw)``. Returns: ``(H, W)`` (or ``(h, w)``).
     """
+    weights = _position_weights(mask, grid, cell, direction)
+    peak = weights.max()
+    weights = weights / peak if peak > 0 else torch.zeros_like(weights)
+    if size is not None:
+        weights = F.interpolate(weights[None, None], size=size, mode="nearest")[0, 0]
+    return weights
+
+
+def relative_weights(
+    mask: Tensor, grid: tuple[int, int], cell: tuple[int, int], *, direction: str = "column"
+) -> Tensor:
+    """One position's mask weights in units of the uniform weight ``1/hw``, on a scale shared
+    by every mask of every unit: 1 where the mask weighs a position as a uniform average
+    would, ``hw`` where it puts everything on that one position, 0 where it puts nothing.
+
+    Unlike :func:`mask_view` (scaled to its own maximum, so a near-uniform mask looks as
+    structured as a peaked one), masks stay comparable across positions, branches and units.
+
+    Args:
+        mask: one clip's mask, columns summing to 1.
+        grid: the feature map's ``(h, w)``.
+        cell: ``(row, col)`` of the position.
+        direction: ``"column"`` (where it draws from) or ``"row"`` (where it sends to).
+
+    Shape:
+        mask: ``(hw, hw)``. Returns: ``(h, w)``.
+    """
+    h, w = grid
+    return _position_weights(mask, grid, cell, direction) * (h * w)
+
+
+def _position_weights(
+    mask: Tensor, grid: tuple[int, int], cell: tuple[int, int], direction: str
+) -> Tensor:
+    """The column (or row) of ``mask`` at ``cell`` as an ``(h, w)`` float map, validated."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     h, w = grid
@@ -103,12 +138,7 @@ def mask_view(
     if not (0 <= row < h and 0 <= col < w):
         raise ValueError(f"cell {cell} lies outside the {h}x{w} grid")
     j = row * w + col
-    weights = (mask[:, j] if direction == "column" else mask[j, :]).float().reshape(h, w)
-    peak = weights.max()
-    weights = weights / peak if peak > 0 else torch.zeros_like(weights)
-    if size is not None:
-        weights = F.interpolate(weights[None, None], size=size, mode="nearest")[0, 0]
-    return weights
+    return (mask[:, j] if direction == "column" else mask[j, :]).float().reshape(h, w)
 
 
 def cell_at(
