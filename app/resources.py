@@ -31,7 +31,7 @@ import streamlit as st
 import torch
 
 from strf_core import BRANCH_NAMES, active_branches
-from strf_core.data.datasets import ReIDDataset, build_dataset, dataset_options
+from strf_core.data.datasets import DatasetError, ReIDDataset, build_dataset, dataset_options
 from strf_core.data.transforms import ClipTransform
 from strf_core.data.user import (
     DEFAULT_LIMITS,
@@ -60,8 +60,24 @@ from strf_core.experiments import (
     read_reports,
     records_by_row,
 )
-from strf_core.explain import as_images, inspect_unit, mask_view, overlay, similarity_gradcam
-from strf_core.metrics import cosine_distance, evaluate_rank_subsets
+from strf_core.explain import (
+    as_images,
+    evidence_frames,
+    frame_evidence,
+    inspect_unit,
+    mask_view,
+    overlay,
+    relative_weights,
+    similarity_gradcam,
+)
+from strf_core.metrics import (
+    PairedAP,
+    cosine_distance,
+    evaluate_rank_subsets,
+    median_difference_query,
+    paired_ap,
+    query_average_precision,
+)
 from strf_core.models import count_parameters, parameter_table
 from strf_core.package_data import results_dir
 from strf_core.retrieval import Gallery, QueryScore, Ranking, load_clip
@@ -420,6 +436,7 @@ class Analysis:
         explained: the gallery index the maps explain (the top hit, or the best true match).
         similarity: the cosine similarity the maps explain.
         empty_frames: frames with no evidence at all.
+        evidence: each frame's share of the maps' mass (:func:`strf_core.explain.frame_evidence`).
     """
 
     ranking: Ranking
@@ -428,6 +445,7 @@ class Analysis:
     explained: int
     similarity: float
     empty_frames: tuple[int, ...]
+    evidence: tuple[float, ...] = ()
 
 
 def _switch(model: DemoModel, branches: tuple[str, ...] | None):
@@ -487,6 +505,7 @@ def analyse(
         explained=explained,
         similarity=maps.score,
         empty_frames=tuple(int(i) for i in torch.nonzero(maps.empty).flatten()),
+        evidence=tuple(frame_evidence(maps.maps).tolist()),
     )
 
 
@@ -664,4 +683,197 @@ __all__ = [
     "table2",
     "unit_table",
     "warm_up",
+]
+
+
+# --- Explore / Inside STRF ---
+
+
+@dataclass(frozen=True)
+class GallerySide:
+    """The gallery tracklet a query's maps explain, with its own Grad-CAM: where in *its*
+    frames the similarity to the query comes from.
+
+    Attributes:
+        index: the gallery tracklet.
+        overlays: its frames (at most ``max_frames``, evenly spaced) with the maps blended in.
+        evidence: each frame's share of the maps' mass.
+        empty_frames: frames without evidence.
+        similarity: the cosine similarity the maps explain.
+    """
+
+    index: int
+    overlays: list[np.ndarray]
+    evidence: tuple[float, ...]
+    empty_frames: tuple[int, ...]
+    similarity: float
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=64)
+def gallery_clip(ws: Workspace, index: int, max_frames: int = 32) -> torch.Tensor:
+    """A gallery tracklet's frames at display size (at most ``max_frames``, evenly spaced).
+
+    Shape:
+        ``(3, T, H, W)``, uint8.
+    """
+    tracklet = ws.dataset.gallery[index]
+    keep = np.linspace(0, len(tracklet.frames) - 1, min(max_frames, len(tracklet.frames)))
+    frames = tuple(tracklet.frames[i] for i in np.unique(keep.round().astype(int)))
+    return load_clip(tracklet._replace(frames=frames), DISPLAY_SIZE)
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=256)
+def explain_gallery_side(
+    ws: Workspace,
+    label: str,
+    clip_key: str,
+    _query_feature: torch.Tensor,
+    branches: tuple[str, ...] | None,
+    index: int,
+) -> GallerySide:
+    """Grad-CAM of gallery tracklet ``index`` for its cosine similarity to the query.
+
+    Args:
+        clip_key: identity of the query (its feature, ``_query_feature``, is not hashed).
+        _query_feature: the query's embedding under ``branches`` (``Ranking.query_feature``).
+
+    Shape:
+        _query_feature: ``(D,)``.
+    """
+    model = ws.models[label]
+    clip = gallery_clip(ws, index)
+    with _switch(model, branches):
+        maps = similarity_gradcam(model.model, resize_for(model, clip), _query_feature)
+    return GallerySide(
+        index=index,
+        overlays=as_images(overlay(clip, maps.maps, alpha=0.55)),
+        evidence=tuple(frame_evidence(maps.maps).tolist()),
+        empty_frames=tuple(int(i) for i in torch.nonzero(maps.empty).flatten()),
+        similarity=maps.score,
+    )
+
+
+@dataclass(frozen=True)
+class Lookalikes:
+    """The synthetic world's look-alike groups (generator knowledge; real data has none).
+
+    Attributes:
+        groups: each identity's group, for identities in one.
+        shown: one gallery tracklet of each grouped identity, to show it by.
+    """
+
+    groups: dict[int, int]
+    shown: dict[int, int]
+
+    def group(self, pid: int | None) -> int | None:
+        """The group of identity ``pid`` (``None``: in none, or unknown)."""
+        return None if pid is None else self.groups.get(pid)
+
+    def is_lookalike(self, pid: int, query_pid: int | None) -> bool:
+        """Whether ``pid`` is another identity of the query's group."""
+        group = self.group(query_pid)
+        return group is not None and pid != query_pid and self.groups.get(pid) == group
+
+    def members(self, group: int) -> dict[int, int]:
+        """The identities of ``group``, each with a gallery tracklet: ``{pid: index}``."""
+        return {p: self.shown[p] for p in sorted(self.groups) if self.groups[p] == group}
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False)
+def lookalikes(ws: Workspace) -> Lookalikes | None:
+    """The look-alike groups of the workspace's identities; ``None`` for data without them."""
+    try:
+        groups = ws.dataset.lookalike_groups(ws.dataset.gallery)
+    except DatasetError:
+        return None
+    by_pid: dict[int, int] = {}
+    shown: dict[int, int] = {}
+    for index, (entry, group) in enumerate(zip(ws.dataset.gallery, groups, strict=True)):
+        if group is not None:
+            by_pid[entry.pid] = group
+            shown.setdefault(entry.pid, index)
+    return Lookalikes(by_pid, shown)
+
+
+def compared_labels(ws: Workspace) -> tuple[str, str] | None:
+    """The ``(baseline, STRF)`` model labels the query-by-query comparison puts on x and y;
+    ``None`` unless the workspace has one model without STRF and one with."""
+    plain = [label for label, m in ws.models.items() if not m.has_strf]
+    strf = [label for label, m in ws.models.items() if m.has_strf]
+    return (plain[0], strf[0]) if plain and strf else None
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False)
+def query_comparison(ws: Workspace) -> PairedAP | None:
+    """Every query's AP under the baseline (``ap_a``) and under STRF with all its branches
+    (``ap_b``), from the gallery and query embeddings (shipped with the demo models: no
+    embedding); ``None`` without such a pair of models."""
+    labels = compared_labels(ws)
+    if labels is None:
+        return None
+    aps = []
+    for label in labels:
+        model = ws.models[label]
+        queries = model_gallery(ws.dataset.query, model, world_root=ws.root)
+        gallery = ws.galleries[label]
+        aps.append(
+            query_average_precision(
+                queries.features(model.model),
+                gallery.features(model.model),
+                queries.pids,
+                gallery.pids,
+                queries.camids,
+                gallery.camids,
+            )
+        )
+    return paired_ap(*aps)
+
+
+OPENING_SUBSET = "occluded"  # the hard case STRF is claimed to help most (the paper's Fig. 5)
+
+
+def opening_query(ws: Workspace) -> int | None:
+    """The query the Explore page opens on: the occluded query at the median of the AP
+    differences (STRF minus baseline) over the occluded queries; ``None`` without a model pair
+    or occluded queries. See :func:`strf_core.metrics.median_difference_query`."""
+    paired = query_comparison(ws)
+    if paired is None or OPENING_SUBSET not in ws.subsets:
+        return None
+    return median_difference_query(paired.ap_a, paired.ap_b, ws.subsets[OPENING_SUBSET])
+
+
+@dataclass(frozen=True)
+class PositionMask:
+    """One position's FAM weights, relative to uniform (1: the weight ``1/hw`` of a uniform
+    average; see :func:`strf_core.explain.relative_weights`), as a grid.
+
+    Attributes:
+        grid: the unit's ``(h, w)``.
+        relative: ``h`` rows of ``w`` weights.
+    """
+
+    grid: tuple[int, int]
+    relative: list[list[float]]
+
+
+def position_mask(inspection, branch: str, cell: tuple[int, int], direction: str) -> PositionMask:
+    """The weights of one branch's mask at ``cell`` of an :func:`inspect` result."""
+    weights = relative_weights(inspection.masks[branch], inspection.grid, cell, direction=direction)
+    return PositionMask(inspection.grid, weights.tolist())
+
+
+__all__ += [
+    "OPENING_SUBSET",
+    "GallerySide",
+    "Lookalikes",
+    "PairedAP",
+    "PositionMask",
+    "compared_labels",
+    "evidence_frames",
+    "explain_gallery_side",
+    "gallery_clip",
+    "lookalikes",
+    "opening_query",
+    "position_mask",
+    "query_comparison",
 ]

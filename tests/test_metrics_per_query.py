@@ -27,9 +27,7 @@ def test_query_ap_hand_computed_from_angles():
     # q1 (pid 9) has no true match: NaN, not 0 (a 0 would pull the mean down silently).
     gallery = torch.tensor([_unit(a) for a in (10, 20, 30, 40, 50)])
     queries = torch.tensor([_unit(0), _unit(45)])
-    ap = query_average_precision(
-        queries, gallery, [1, 9], [1, 2, 1, 3, 1], [0, 0], [0, 1, 1, 1, 2]
-    )
+    ap = query_average_precision(queries, gallery, [1, 9], [1, 2, 1, 3, 1], [0, 0], [0, 1, 1, 1, 2])
     assert ap[0] == pytest.approx(0.5)
     assert np.isnan(ap[1])
 

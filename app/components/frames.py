@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 KIND_MARKS = {  # what a hit is for the query (plain symbols: no emoji font needed)
     "match": ":green[**✓ match**]",
     "wrong": ":red[✗ wrong]",
+    "lookalike": ":orange[≈ look-alike]",
     "junk": ":gray[junk]",
     "distractor": ":gray[distractor]",
     "unknown": "?",
@@ -24,6 +25,7 @@ KIND_MARKS = {  # what a hit is for the query (plain symbols: no emoji font need
 KIND_WORDS = {  # the same in plain words, for tables
     "match": "true match",
     "wrong": "wrong identity",
+    "lookalike": "look-alike (another identity of the query's group)",
     "junk": "junk",
     "distractor": "distractor",
     "unknown": "unknown",
@@ -42,13 +44,19 @@ def shown_frames(num_frames: int, slots: int) -> list[int]:
     return np.linspace(0, num_frames - 1, slots).round().astype(int).tolist()
 
 
-def frame_strip(images: Sequence[np.ndarray], *, slots: int = STRIP_SLOTS) -> list[int]:
+def frame_strip(
+    images: Sequence[np.ndarray],
+    *,
+    slots: int = STRIP_SLOTS,
+    frames: Sequence[int] | None = None,
+) -> list[int]:
     """Frames in one row of ``slots`` equal cells, each labelled ``t=`` its index in the clip.
 
-    Longer clips are evenly thinned to ``slots`` frames; shorter ones leave cells empty, so
-    frames keep their size from clip to clip. Returns the indices shown.
+    Longer clips are evenly thinned to ``slots`` frames (or show ``frames``, e.g. those with
+    evidence); shorter ones leave cells empty, so frames keep their size from clip to clip.
+    Returns the indices shown.
     """
-    shown = shown_frames(len(images), slots)
+    shown = list(frames) if frames is not None else shown_frames(len(images), slots)
     for cell, t in zip(st.columns(slots, gap="xxsmall"), shown, strict=False):
         cell.image(images[t], caption=f"t={t}", width="stretch")
     return shown
@@ -76,32 +84,53 @@ def evidence_note(empty_frames: Sequence[int], num_frames: int) -> str:
     )
 
 
-def hit_caption(hit: Hit) -> str:
+def hit_mark(hit: Hit, lookalikes: R.Lookalikes | None, query_pid: int | None) -> str:
+    """What a hit is for the query: its kind, or ``"lookalike"`` for a wrong identity of the
+    query's look-alike group (the world's metadata)."""
+    wrong = hit.kind == "wrong" and lookalikes is not None
+    return "lookalike" if wrong and lookalikes.is_lookalike(hit.pid, query_pid) else hit.kind
+
+
+def hit_caption(hit: Hit, mark: str | None = None) -> str:
     """Two short lines under a thumbnail: rank and distance, then what the hit is."""
-    return f"**{hit.rank}** d={hit.distance:.3f}  \n{KIND_MARKS[hit.kind]}"
+    return f"**{hit.rank}** d={hit.distance:.3f}  \n{KIND_MARKS[mark or hit.kind]}"
 
 
-def ranking_strip(ws: R.Workspace, analysis: R.Analysis) -> None:
+def ranking_strip(
+    ws: R.Workspace, analysis: R.Analysis, lookalikes: R.Lookalikes | None = None
+) -> None:
     """The top-k retrievals as rows of fixed-size thumbnails (``HITS_PER_ROW``, or as many as a
-    narrower column holds): rank, distance and what each hit is; ids and cameras in a table."""
+    narrower column holds): rank, distance and what each hit is (look-alikes marked); then,
+    when it ranks below them, the nearest true match; ids and cameras in a table."""
     hits = analysis.ranking.hits
+    pid = analysis.ranking.query_pid
+    marks = [hit_mark(h, lookalikes, pid) for h in hits]
     widest = HITS_PER_ROW * THUMBNAIL_WIDTH + (HITS_PER_ROW - 1) * HIT_GAP
     with st.container(horizontal=True, gap="xsmall", width=widest):
-        for hit in hits:
+        for hit, mark in zip(hits, marks, strict=True):
             thumbnail = R.gallery_thumbnail(ws, hit.index)
-            st.image(thumbnail, caption=hit_caption(hit), width=THUMBNAIL_WIDTH)
+            st.image(thumbnail, caption=hit_caption(hit, mark), width=THUMBNAIL_WIDTH)
+    score = analysis.score
+    if score is not None and score.first_match is not None and score.first_match > len(hits):
+        st.markdown(f"**Nearest true match**, below the top {len(hits)}:")
+        distance = 1.0 - score.best_match_similarity
+        st.image(
+            R.gallery_thumbnail(ws, score.best_match),
+            caption=f"**{score.first_match}** d={distance:.3f}  \n{KIND_MARKS['match']}",
+            width=THUMBNAIL_WIDTH,
+        )
     with st.expander("Identities and cameras of these hits"):
         st.dataframe(
             [
                 {
                     "rank": h.rank,
-                    "hit": KIND_WORDS[h.kind],
+                    "hit": KIND_WORDS[mark],
                     "distance": round(h.distance, 3),
                     "id": h.pid,
                     "camera": h.camid + 1,
                     "gallery #": h.index,
                 }
-                for h in hits
+                for h, mark in zip(hits, marks, strict=True)
             ],
             hide_index=True,
         )

@@ -62,4 +62,4 @@ def what_this_is(ws: R.Workspace) -> str:
 st.title("Explore")
 ws = demo_workspace()
 st.caption(what_this_is(ws))
-explorer(ws, "explore")
+explorer(ws, "explore", overview=True)
