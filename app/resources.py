@@ -67,6 +67,7 @@ from strf_core.explain import (
     inspect_unit,
     mask_view,
     overlay,
+    relative_log2,
     relative_weights,
     similarity_gradcam,
 )
@@ -842,27 +843,34 @@ def opening_query(ws: Workspace) -> int | None:
     return median_difference_query(paired.ap_a, paired.ap_b, ws.subsets[OPENING_SUBSET])
 
 
+MASK_LOG2_LIMIT = 4.0  # the masks' colour scale: 1/16 to 16 times the uniform weight
+
+
 @dataclass(frozen=True)
 class PositionMask:
-    """One position's FAM weights, relative to uniform (1: the weight ``1/hw`` of a uniform
-    average; see :func:`strf_core.explain.relative_weights`), as a grid.
+    """One position's FAM weights relative to uniform (1: the weight ``1/hw`` of a uniform
+    average; :func:`strf_core.explain.relative_weights`), as ``h`` rows of ``w`` values.
 
     Attributes:
         grid: the unit's ``(h, w)``.
-        relative: ``h`` rows of ``w`` weights.
+        relative: the weights in units of ``1/hw``.
+        log2: their ``log2``, clipped to ``±MASK_LOG2_LIMIT`` (the colour scale).
     """
 
     grid: tuple[int, int]
     relative: list[list[float]]
+    log2: list[list[float]]
 
 
 def position_mask(inspection, branch: str, cell: tuple[int, int], direction: str) -> PositionMask:
     """The weights of one branch's mask at ``cell`` of an :func:`inspect` result."""
     weights = relative_weights(inspection.masks[branch], inspection.grid, cell, direction=direction)
-    return PositionMask(inspection.grid, weights.tolist())
+    log2 = relative_log2(weights, limit=MASK_LOG2_LIMIT)
+    return PositionMask(inspection.grid, weights.tolist(), log2.tolist())
 
 
 __all__ += [
+    "MASK_LOG2_LIMIT",
     "OPENING_SUBSET",
     "GallerySide",
     "Lookalikes",

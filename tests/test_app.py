@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import re
 import zipfile
@@ -113,31 +114,50 @@ def test_explore_renders_baseline_beside_strf():
     assert not at.info  # a query is chosen: no prompt
 
 
-def test_frames_are_labelled_and_empty_frames_named_in_words():
-    """Every strip labels its frames t=...; the query shows all 16, each model column 8 evenly
-    spaced; frames without Grad-CAM evidence are named the same way, in words."""
+def test_frames_are_labelled_and_the_strips_show_the_frames_with_evidence():
+    """Every strip labels its frames t=...; the query shows 16 evenly spaced frames; each model
+    column shows the query and the gallery tracklet its maps explain, each on the frames with
+    the most evidence: a frame the caption says has evidence is never left out (before: 8
+    evenly spaced frames, and the caption named evidence in frames the strip did not show)."""
+    from app.components.frames import shown_frames
+
     at = _page()
     query, *overlays = _strips(at)
-    assert query == [f"t={t}" for t in range(16)]
-    assert len(overlays) == 2
-    for strip in overlays:
-        assert strip == [f"t={t}" for t in (0, 2, 4, 6, 9, 11, 13, 15)]
-    words = re.compile(
-        r"Grad-CAM finds no evidence in (frames? t=[\d, ]+ of 16"
-        r"|\d+ of 16 frames, only in t=[\d, ]+|any of the 16 frames)\."
-    )
-    for cam in _column_state(at)[1]:
-        assert "[" not in cam, cam  # no Python list
-        if "no evidence" in cam:
-            assert words.search(cam), cam
+    assert query == [f"t={t}" for t in shown_frames(_query_frames(at), 16)]
+    assert len(overlays) == 4  # per model: the query, then the explained gallery tracklet
+    sides = [c for c in _captions(at) if c.startswith(("**Query**", "**Gallery #"))]
+    assert len(sides) == 4
+    for strip, caption in zip(overlays, sides, strict=True):
+        shown = {int(label[2:]) for label in strip}
+        total = int(re.search(r"(\d+) frames", caption).group(1))
+        assert len(shown) == min(total, 8), (strip, caption)
+        assert "[" not in caption, caption  # no Python list
+        only = re.search(r"only in t=([\d, ]+)\.", caption)
+        if only:
+            assert {int(t) for t in only.group(1).split(", ")} <= shown, (strip, caption)
+        empty = re.search(r"no evidence in frames? t=([\d, ]+) of", caption)
+        if empty and total - len(empty.group(1).split(", ")) >= 8:
+            # enough frames with evidence to fill the strip: none of the empty ones shown
+            assert not {int(t) for t in empty.group(1).split(", ")} & shown, (strip, caption)
+
+
+def _query_frames(at: AppTest) -> int:
+    """How many frames the shown query has (from its title: ``... (16 frames, ...``)."""
+    details = next(c for c in _captions(at) if re.match(r"\d+ frames · ", c))
+    return int(details.split(" ")[0])
 
 
 def test_top_hits_have_two_short_caption_lines():
     from app.components.frames import KIND_MARKS
 
     at = _page()
-    hits = [c for image in at.get("image") for c in image.captions if not c.startswith("t=")]
-    assert len(hits) == 2 * 10  # the default top 10, both models
+    hits = [
+        c
+        for image in at.get("image")
+        for c in image.captions
+        if not c.startswith(("t=", "id "))  # frames; the look-alike group's members
+    ]
+    assert len(hits) in (2 * 10, 2 * 10 + 1, 2 * 10 + 2)  # the top 10, a nearest match below
     for caption in hits:
         first, second = caption.split("  \n")
         assert re.fullmatch(r"\*\*\d+\*\* d=\d\.\d{3}", first), caption  # rank, distance
@@ -349,6 +369,135 @@ def test_inside_strf_shows_masks_contributions_and_table2():
     table2 = tables[-1]
     assert list(table2["model"])[:2] == ["c2d_resnet50", "i3d_resnet50"]
     assert table2["ours"][1] == "28,921,521"
+
+
+@pytest.fixture(scope="module")
+def per_query():
+    """Each demo query's AP and first-match rank under both models, by the reference loop
+    (one query at a time) on the shipped embeddings: independent of the app's AP code."""
+    from strf_core.demo import demo_models, model_gallery
+    from strf_core.metrics import cosine_distance
+    from strf_core.metrics.reference import evaluate_rank_loop
+
+    root = demo_world()
+    data = demo_dataset(root)
+    q_pids = [t.pid for t in data.query]
+    g_pids, g_cams = [t.pid for t in data.gallery], [t.camid for t in data.gallery]
+    out = {}
+    for name, model in demo_models().items():
+        q = model_gallery(data.query, model, world_root=root).features(model.model)
+        g = model_gallery(data.gallery, model, world_root=root).features(model.model)
+        distances = cosine_distance(q, g).numpy()
+        ap, first = [], []
+        for i, tracklet in enumerate(data.query):
+            args = (distances[i : i + 1], [q_pids[i]], g_pids, [tracklet.camid], g_cams)
+            pairs = zip(g_pids, g_cams, strict=True)
+            if not any(p == q_pids[i] and c != tracklet.camid for p, c in pairs):
+                ap.append(float("nan"))
+                first.append(None)
+                continue
+            result = evaluate_rank_loop(*args, max_rank=len(g_pids))
+            ap.append(result["mAP"])
+            first.append(int(result["cmc"].argmax()) + 1)
+        out[name] = (ap, first)
+    return out
+
+
+def _shown_query(at: AppTest) -> int:
+    return at.selectbox(key="explore:query").value.index
+
+
+def test_explore_opens_on_the_median_occluded_query_and_says_so(per_query):
+    at = _page()
+    (ap_a, _), (ap_b, _) = per_query["baseline"], per_query["strf"]
+    occluded = subset_masks(demo_world(), demo_dataset(demo_world()).query)["occluded"]
+    candidates = [
+        i for i, o in enumerate(occluded) if o and not math.isnan(ap_a[i] + ap_b[i])
+    ]  # NaN: no true match
+    ordered = sorted(candidates, key=lambda i: (ap_b[i] - ap_a[i], i))
+    expected = ordered[(len(ordered) - 1) // 2]
+    assert _shown_query(at) == expected  # not simply the first query (#0)
+    rule = next(c for c in _captions(at) if c.startswith("The page opens on this query"))
+    assert f"of the {len(ordered)} occluded queries" in rule and "median" in rule, rule
+    assert f"({ap_b[expected] - ap_a[expected]:+.3f} here)" in rule, rule
+    # Choosing another query: the rule is no longer claimed for it.
+    other = at.selectbox(key="explore:query").options[0]
+    at.selectbox(key="explore:query").set_value(other).run()
+    _assert_ok(at)
+    assert not any(c.startswith("The page opens on this query") for c in _captions(at))
+
+
+def test_where_they_differ_counts_both_sides_of_the_diagonal(per_query):
+    at = _page()
+    (ap_a, _), (ap_b, _) = per_query["baseline"], per_query["strf"]
+    pairs = [(a, b) for a, b in zip(ap_a, ap_b, strict=True) if not math.isnan(a + b)]
+    above = sum(b - a > 1e-6 for a, b in pairs)
+    below = sum(a - b > 1e-6 for a, b in pairs)
+    line = next(m for m in _markdown(at) if m.startswith("Every query's AP"))
+    assert f"**{above}** queries above the diagonal (strf better)" in line, line
+    assert f"**{below}** below (baseline better)" in line, line
+    assert f"**{len(pairs) - above - below}** on it, of {len(pairs)} queries" in line, line
+    table = next(d.value for d in at.dataframe if "queries" in d.value.columns)
+    first = table.iloc[0]
+    assert (first["strf higher"], first["baseline higher"]) == (above, below)
+    assert list(table["queries"])[1:4] == ["look-alike", "occluded", "misaligned"]
+
+
+def _lookalike_groups() -> dict[int, set[int]]:
+    """The test split's look-alike groups as the world's metadata records them."""
+    meta = json.loads((demo_world() / "synthetic_meta.json").read_text())
+    return {g["group"]: set(g["pids"]) for g in meta["lookalike_groups"] if g["split"] == "test"}
+
+
+def test_lookalike_hits_are_marked_and_the_group_shown():
+    at = _page()
+    at.selectbox(key="explore:subset").set_value("look-alike").run()
+    at.slider(key="explore:k").set_value(20).run()
+    _assert_ok(at)
+    pid = at.selectbox(key="explore:query").value.pid
+    group = next(pids for pids in _lookalike_groups().values() if pid in pids)
+    line = next(m for m in _markdown(at) if m.startswith("**Look-alike group"))
+    named = {int(p) for p in re.findall(r"\b(\d{2,4})\b", line.split(":", 1)[1].split(".")[0])}
+    assert named == group, (line, group)
+    members = [c for i in at.get("image") for c in i.captions if c.startswith("id ")]
+    assert len(members) == len(group)
+    for table in (d.value for d in at.dataframe if "hit" in d.value.columns):
+        for kind, hit_pid in zip(table["hit"], table["id"], strict=True):
+            lookalike = hit_pid in group and hit_pid != pid
+            assert kind.startswith("look-alike") == lookalike, (kind, hit_pid, group)
+
+
+def test_nearest_true_match_is_shown_below_the_top_k(per_query):
+    at = _page()
+    _, first = per_query["baseline"]
+    index = next(i for i, rank in enumerate(first) if rank is not None and rank > 5)
+    at.slider(key="explore:k").set_value(5).run()
+    option = next(o for o in at.selectbox(key="explore:query").options if o.index == index)
+    at.selectbox(key="explore:query").set_value(option).run()
+    _assert_ok(at)
+    assert any(m.startswith("**Nearest true match**, below the top 5") for m in _markdown(at))
+    captions = [c for i in at.get("image") for c in i.captions]
+    assert any(c.startswith(f"**{first[index]}** d=") for c in captions), first[index]
+
+
+def test_inside_strf_click_state_mask_scale_and_table2():
+    at = _page("views/inside_strf.py")
+    unit = at.selectbox(key="inside:unit").value
+    # The position lives in the sliders' state: set it (as a click does), the page follows.
+    at.session_state[f"inside:row:{unit}"] = 1
+    at.session_state[f"inside:col:{unit}"] = 0
+    at.run()
+    _assert_ok(at)
+    assert at.slider(key=f"inside:row:{unit}").value == 1
+    assert any("position row 1, column 0" in m for m in _markdown(at))
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    heatmaps = [t for c in charts for t in c["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 1  # one mask, not one per frame
+    assert (heatmaps[0]["zmin"], heatmaps[0]["zmax"]) == (-4, 4)  # fixed, not its own range
+    assert "1× uniform" in heatmaps[0]["colorbar"]["ticktext"]
+    table2 = at.dataframe[-1].value
+    assert "None" not in table2.to_string()
+    assert table2["paper P(M)"][0] == "—" and table2["paper P(M)"][1] == "28.92"
 
 
 @pytest.fixture(scope="module")

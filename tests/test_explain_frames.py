@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from strf_core.explain import evidence_frames, frame_evidence, mask_view, relative_weights
+from strf_core.explain import (
+    evidence_frames,
+    frame_evidence,
+    mask_view,
+    relative_log2,
+    relative_weights,
+)
 
 
 def test_frame_evidence_is_each_frames_share():
@@ -54,3 +60,11 @@ def test_relative_weights_are_on_the_uniform_scale():
     assert row.flatten().tolist() == [0.0] + [6.0] * 5
     with pytest.raises(ValueError, match="outside"):
         relative_weights(uniform, (h, w), (2, 0))
+
+
+def test_relative_log2_is_zero_at_uniform_and_clipped():
+    weights = torch.tensor([1.0, 2.0, 0.5, 0.0, 1000.0])
+    assert relative_log2(weights).tolist() == [0.0, 1.0, -1.0, -4.0, 4.0]
+    assert relative_log2(weights, limit=2.0).tolist() == [0.0, 1.0, -1.0, -2.0, 2.0]
+    with pytest.raises(ValueError, match="limit"):
+        relative_log2(weights, limit=0.0)

@@ -5,7 +5,7 @@ import streamlit as st
 
 from app import resources as R
 from app.components.branches import branch_toggles
-from app.components.frames import COLUMN_SLOTS, frame_strip
+from app.components.mask_plots import mask_figure, picker_figure
 from app.components.query_picker import pick_query
 from app.components.workspace import demo_workspace
 
@@ -14,6 +14,12 @@ DIRECTIONS = {
     "where it draws from (column)": "column",
     "where it sends to (row)": "row",
 }
+
+
+def _reported(value: float | None) -> str:
+    """A number of the paper, or "—" where it reports none."""
+    return "—" if value is None else f"{value:.2f}"
+
 
 st.title("Inside STRF")
 st.caption(
@@ -54,63 +60,61 @@ branch = st.radio(
     horizontal=True,
     key=f"{KEY}:branch",
 )
-cell_key = f"{KEY}:cell:{unit_name}"
-row, col = st.session_state.get(cell_key, (h // 2, w // 2))
-row, col = min(row, h - 1), min(col, w - 1)
+# The position lives in the two sliders' session state, its one source of truth: a click on
+# the picker writes it there (in the chart's callback, before the sliders are drawn), and the
+# sliders, the mask and the caption all read it.
+row_key, col_key = f"{KEY}:row:{unit_name}", f"{KEY}:col:{unit_name}"
+st.session_state[row_key] = min(st.session_state.get(row_key, h // 2), h - 1)
+st.session_state[col_key] = min(st.session_state.get(col_key, w // 2), w - 1)
+picker_key = f"{KEY}:picker:{unit_name}"
+
+
+def _pick() -> None:
+    """Move the position to the clicked cell."""
+    event = st.session_state.get(picker_key)
+    points = [p for p in (event["selection"]["points"] if event else []) if p.get("customdata")]
+    if points:
+        st.session_state[row_key], st.session_state[col_key] = points[0]["customdata"][:2]
+
 
 frames = R.as_images(query.clip)
-frame_index = st.slider("Frame shown", 0, len(frames) - 1, 0, key=f"{KEY}:frame")
-height, width = R.DISPLAY_SIZE
-centres = [((c + 0.5) * width / w, (r + 0.5) * height / h) for r in range(h) for c in range(w)]
-picker = go.Figure(go.Image(z=frames[frame_index]))
-picker.add_trace(
-    go.Scatter(
-        x=[x for x, _ in centres],
-        y=[y for _, y in centres],
-        mode="markers",
-        marker={
-            "size": 14,
-            "symbol": "square-open",
-            "color": ["red" if i == row * w + col else "white" for i in range(h * w)],
-            "line": {"width": 2},
-        },
-        hovertemplate="row %{customdata[0]}, col %{customdata[1]}<extra></extra>",
-        customdata=[(r, c) for r in range(h) for c in range(w)],
-    )
-)
-picker.update_layout(
-    height=360, width=220, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False
-)
-picker.update_xaxes(visible=False)
-picker.update_yaxes(visible=False)
-
-left, right = st.columns([1, 3])
+left, right = st.columns([1, 2])
 with left:
-    event = st.plotly_chart(
-        picker, on_select="rerun", selection_mode="points", key=f"{KEY}:picker:{unit_name}"
+    frame_index = st.slider("Frame shown", 0, len(frames) - 1, 0, key=f"{KEY}:frame")
+    cell = (st.session_state[row_key], st.session_state[col_key])
+    st.plotly_chart(
+        picker_figure(frames[frame_index], (h, w), cell),
+        on_select=_pick,
+        selection_mode="points",
+        key=picker_key,
+        config={"displayModeBar": False},  # no toolbar over the grid it would cover
+        width="content",
     )
-    points = event.selection.points if event and event.selection else []
-    if points:
-        picked = divmod(int(points[0]["point_index"]), w)
-        if picked != (row, col):
-            st.session_state[cell_key] = picked
-            st.rerun()
-    row = st.slider("Row", 0, h - 1, row, key=f"{KEY}:row:{unit_name}")
-    col = st.slider("Column", 0, w - 1, col, key=f"{KEY}:col:{unit_name}")
-    st.session_state[cell_key] = (row, col)
+    st.caption("Click a cell of the grid, or use the sliders.")
+    row = st.slider("Row", 0, h - 1, key=row_key)
+    col = st.slider("Column", 0, w - 1, key=col_key)
 with right:
     st.markdown(
         f"**{R.BRANCH_LABELS[branch]}** mask of `{unit_name}` ({h} x {w} positions, "
         f"{inspection.integration}), position row {row}, column {col}"
     )
-    frame_strip(
-        R.mask_overlay(inspection, branch, (row, col), query.clip, direction), slots=COLUMN_SLOTS
+    mask = R.position_mask(inspection, branch, (row, col), direction)
+    st.plotly_chart(
+        mask_figure(frames[frame_index], mask, (row, col)),
+        key=f"{KEY}:mask",
+        config={"displayModeBar": False},
+        width="content",
     )
     stats = inspection.stats[branch]
+    peak = max(max(r) for r in mask.relative)
     st.caption(
-        f"A column of this mask draws on {stats.effective_positions:.1f} of {h * w} positions "
-        f"on average (exp of its entropy); its peak weight is {stats.peak:.2f} "
-        f"(1 = one position, {1 / (h * w):.2f} = uniform)."
+        f"One mask serves every frame of the clip (time is folded into its features). Colour: "
+        f"each position's weight over the uniform weight 1/{h * w} on one fixed log scale for "
+        f"every unit and branch (white: as a uniform average; blue: less; red: more); the black "
+        f"square is the chosen position. This {direction} peaks at {peak:.1f}× uniform. A column "
+        f"of this mask draws on {stats.effective_positions:.1f} of {h * w} positions on average "
+        f"(exp of its entropy); its peak weight is {stats.peak:.2f} (1 = one position, "
+        f"{1 / (h * w):.2f} = uniform)."
     )
 
 st.subheader("What each branch adds")
@@ -158,7 +162,7 @@ st.markdown(
 st.dataframe(R.unit_table(ws, label), hide_index=True)
 st.markdown(
     "**Table 2** (ResNet-50 baselines, 625 classes): ours beside the paper's (which truncates "
-    "to two decimals of a million; empty: not reported)"
+    "to two decimals of a million; —: not reported)"
 )
 st.dataframe(
     [
@@ -167,8 +171,8 @@ st.dataframe(
             "ours": f"{row['params']:,}",
             "ours + STRF (stages 2-3)": f"{row['params_strf']:,}",
             "added": f"{row['added']:,}",
-            "paper P(M)": row["paper_m"],
-            "paper + STRF P(M)": row["paper_strf_m"],
+            "paper P(M)": _reported(row["paper_m"]),
+            "paper + STRF P(M)": _reported(row["paper_strf_m"]),
         }
         for row in R.table2()
     ],

@@ -15,6 +15,7 @@ from strf_core.explain.fam import (
     inspect_unit,
     mask_stats,
     mask_view,
+    relative_log2,
     relative_weights,
     strf_unit,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "normalize_maps",
     "overlay",
     "prepare_clip",
+    "relative_log2",
     "relative_weights",
     "shared_weight_copy",
     "similarity_gradcam",

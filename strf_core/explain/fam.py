@@ -125,6 +125,20 @@ def relative_weights(
     return _position_weights(mask, grid, cell, direction) * (h * w)
 
 
+def relative_log2(weights: Tensor, *, limit: float = 4.0) -> Tensor:
+    """``log2`` of :func:`relative_weights`, clipped to ``[-limit, limit]``: 0 where a mask
+    weighs a position as a uniform average does, ``+1`` at twice that, ``-limit`` for
+    ``2**-limit`` times it or less (zero included). A scale that shows a near-uniform mask
+    as flat and a peaked one as peaked, the same for every unit and grid.
+
+    Shape:
+        any; returned the same.
+    """
+    if limit <= 0:
+        raise ValueError(f"limit must be > 0, got {limit}")
+    return torch.log2(weights.float().clamp_min(2.0**-limit)).clamp_(-limit, limit)
+
+
 def _position_weights(
     mask: Tensor, grid: tuple[int, int], cell: tuple[int, int], direction: str
 ) -> Tensor:
