@@ -834,13 +834,14 @@ OPENING_SUBSET = "occluded"  # the hard case STRF is claimed to help most (the p
 
 
 def opening_query(ws: Workspace) -> int | None:
-    """The query the Explore page opens on: the occluded query at the median of the AP
-    differences (STRF minus baseline) over the occluded queries; ``None`` without a model pair
-    or occluded queries. See :func:`strf_core.metrics.median_difference_query`."""
+    """The query the Explore page opens on: of the occluded queries where the two models' AP
+    differ, the one at the median of the difference (STRF minus baseline); ``None`` without a
+    model pair or such queries. See :func:`strf_core.metrics.median_difference_query`."""
     paired = query_comparison(ws)
     if paired is None or OPENING_SUBSET not in ws.subsets:
         return None
-    return median_difference_query(paired.ap_a, paired.ap_b, ws.subsets[OPENING_SUBSET])
+    mask = ws.subsets[OPENING_SUBSET]
+    return median_difference_query(paired.ap_a, paired.ap_b, mask, ties=False)
 
 
 MASK_LOG2_LIMIT = 4.0  # the masks' colour scale: 1/16 to 16 times the uniform weight

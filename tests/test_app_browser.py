@@ -309,7 +309,7 @@ def test_explore_and_branch_toggle(page: Page, server: Server) -> None:
             assert page.get_by_role("heading", name=name, exact=True).count() == 1
         no_exception(page)
         screenshot(page, "01-explore")
-        check_layout(page, strips=3)  # the query, then each model's Grad-CAM
+        check_layout(page, strips=5)  # the query, then per model: the query and gallery maps
 
     with diagnosed(page, server, "branch-off"):
         toggle = page.get_by_role("switch", name="spatial fine")
@@ -336,7 +336,7 @@ def test_upload_tracklet(page: Page, server: Server) -> None:
         wait_columns(page)
         no_exception(page)
         screenshot(page, "03-upload-misaligned-zip")
-        check_layout(page, strips=3)  # 25 frames, thinned to fit
+        check_layout(page, strips=5)  # 25 frames, thinned to fit
 
 
 def test_bad_upload_shows_message(page: Page, server: Server) -> None:
@@ -359,3 +359,77 @@ def test_bad_upload_shows_message(page: Page, server: Server) -> None:
         expect_count(page, SUMMARY, 0)
         no_exception(page)
         screenshot(page, "04-bad-upload")
+
+
+# Plotly binds each marker's data to its SVG element (d3): the point's index in its trace, and
+# through the trace group the trace itself, with the customdata the app gave each point.
+POINTS = """(chart) => {
+    const points = [...chart.querySelectorAll('.scatterlayer .trace .point')];
+    return points.map((p) => {
+        const trace = p.closest('.trace').__data__[0].trace;
+        const r = p.getBoundingClientRect();
+        return {custom: (trace.customdata || [])[p.__data__.i] || null,
+                x: r.left + r.width / 2, y: r.top + r.height / 2};
+    }).filter((p) => p.custom !== null);
+}"""
+
+
+def chart_points(page: Page, index: int) -> list[dict]:
+    """The clickable points of the ``index``-th plotly chart: customdata and centre."""
+    chart = page.locator('[data-testid="stPlotlyChart"]').nth(index)
+    chart.locator(".scatterlayer .point").first.wait_for()
+    return chart.evaluate(POINTS)
+
+
+def test_differ_plot_click_opens_that_query(page: Page, server: Server) -> None:
+    with diagnosed(page, server, "differ"):
+        page.get_by_text("Where do they differ?").wait_for()
+        wait_columns(page)
+        opening = page.get_by_text("The page opens on this query")
+        opening.wait_for()
+        screenshot(page, "05-explore-opening-query")
+        points = chart_points(page, 0)
+        shown = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input')
+        current = int(shown.last.input_value().split(" ")[0][1:])
+        target = next(p for p in points if p["custom"][0] != current)
+        page.mouse.click(target["x"], target["y"])
+        index = target["custom"][0]
+        page.get_by_text(f"#{index}: id ").wait_for()  # the query's title in the page
+        wait_columns(page)
+        assert shown.last.input_value().startswith(f"#{index} · id")
+        expect_count(page, "The page opens on this query", 0)  # the rule is not claimed for it
+        no_exception(page)
+        screenshot(page, "06-explore-clicked-query")
+
+
+def _inside_strf(page: Page) -> None:
+    page.get_by_role("link", name="Inside STRF").click()
+    page.get_by_role("heading", name="Inside STRF").wait_for()
+    page.get_by_text("mask of `").wait_for()
+    wait_idle(page)
+
+
+def slider_values(page: Page) -> list[int]:
+    return [
+        int(v)
+        for v in page.locator('[data-testid="stMain"] [role="slider"]').evaluate_all(
+            "(sliders) => sliders.map((s) => s.getAttribute('aria-valuenow'))"
+        )
+    ]
+
+
+def test_inside_strf_click_selects_the_position(page: Page, server: Server) -> None:
+    with diagnosed(page, server, "inside-click"):
+        _inside_strf(page)
+        picker = page.locator('[data-testid="stPlotlyChart"]').first
+        assert picker.locator(".modebar").count() == 0  # no toolbar over the grid
+        points = chart_points(page, 0)
+        for row, col in (points[0]["custom"], points[-1]["custom"]):
+            target = next(p for p in points if p["custom"] == [row, col])
+            page.mouse.click(target["x"], target["y"])
+            page.get_by_text(f"position row {row}, column {col}").wait_for()
+            wait_idle(page)
+            assert slider_values(page)[1:3] == [row, col]  # frame, row, column
+            points = chart_points(page, 0)
+        no_exception(page)
+        screenshot(page, "07-inside-strf-clicked")

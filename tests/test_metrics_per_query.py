@@ -70,3 +70,7 @@ def test_median_difference_query_is_the_middle_of_the_subset():
     # Ties in the difference go by index: 0 and 4 both differ by 0.
     assert median_difference_query(a, b, [True, False, False, False, True, False]) == 0
     assert median_difference_query(a, b, [False] * 5 + [True]) is None  # no valid query
+    # Without ties: of {0, 1, 2, 3}, query 0 (difference 0) is left out: 2, 3, 1 -> query 3.
+    assert median_difference_query(a, b, mask, ties=False) == 3
+    only_ties = [True, False, False, False, True, False]
+    assert median_difference_query(a, b, only_ties, ties=False) is None

@@ -81,13 +81,14 @@ def _opening_rule(ws: R.Workspace, index: int) -> str:
     paired = R.query_comparison(ws)
     labels = R.compared_labels(ws)
     mask = ws.subsets[R.OPENING_SUBSET]
-    count = int((mask & paired.valid).sum())
+    better_b, better_a, _ = paired.counts(mask)
     difference = paired.ap_b[index] - paired.ap_a[index]
     return (
-        f"The page opens on this query by a fixed rule: of the {count} "
-        f"{R.SUBSET_WORDS[R.OPENING_SUBSET]} queries, the one at the median of the AP "
-        f"difference {labels[1]} − {labels[0]} ({difference:+.3f} here), a typical "
-        "occluded query rather than the most telling one. Click the plot above for others."
+        f"The page opens on this query by a fixed rule: of the {better_b + better_a} "
+        f"{R.SUBSET_WORDS[R.OPENING_SUBSET]} queries where the two models' AP differ "
+        f"({better_b} in favour of {labels[1]}, {better_a} of {labels[0]}), the one at the "
+        f"median of the difference {labels[1]} − {labels[0]} ({difference:+.3f} here): a "
+        "typical disagreement, not the most telling one. Click the plot above for others."
     )
 
 

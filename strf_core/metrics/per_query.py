@@ -102,12 +102,21 @@ def paired_ap(ap_a: ArrayLike, ap_b: ArrayLike, *, tolerance: float = TIE_TOLERA
     )
 
 
-def median_difference_query(ap_a: ArrayLike, ap_b: ArrayLike, mask: ArrayLike) -> int | None:
+def median_difference_query(
+    ap_a: ArrayLike,
+    ap_b: ArrayLike,
+    mask: ArrayLike,
+    *,
+    ties: bool = True,
+    tolerance: float = TIE_TOLERANCE,
+) -> int | None:
     """The query of ``mask`` at the median of ``ap_b - ap_a``: a typical query of that kind,
     chosen without looking at which model it favours.
 
     Queries are ordered by the difference, ties by index; with an even count the lower of the
-    two middle queries is taken. Queries without a finite AP for both are left out.
+    two middle queries is taken. Queries without a finite AP for both are left out, and with
+    ``ties=False`` those where the two models' AP are equal (within ``tolerance``): the typical
+    query among those where the models disagree.
 
     Returns:
         The query's index, ``None`` when ``mask`` holds no valid query.
@@ -119,7 +128,10 @@ def median_difference_query(ap_a: ArrayLike, ap_b: ArrayLike, mask: ArrayLike) -
     selected = np.asarray(mask, bool)
     if not (a.shape == b.shape == selected.shape) or a.ndim != 1:
         raise ValueError(f"expected (Q,) arrays, got {a.shape}, {b.shape} and {selected.shape}")
-    candidates = np.flatnonzero(selected & np.isfinite(a) & np.isfinite(b))
+    keep = selected & np.isfinite(a) & np.isfinite(b)
+    if not ties:
+        keep &= np.abs(np.where(keep, b - a, 0.0)) > tolerance
+    candidates = np.flatnonzero(keep)
     if not len(candidates):
         return None
     order = candidates[np.argsort(b[candidates] - a[candidates], kind="stable")]
