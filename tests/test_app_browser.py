@@ -57,6 +57,7 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1400, "height": 1000}
 START_TIMEOUT_S = 120  # the first start generates the demo world and embeds the gallery
 STEP_TIMEOUT_MS = 90_000  # a branch set seen for the first time embeds the gallery once
+FIRST_LOAD_TIMEOUT_MS = 300_000  # a test run alone starts the server cold (a loaded machine)
 SUMMARY = "First true match:"  # each model column's first line, for labelled queries
 
 
@@ -383,7 +384,7 @@ def chart_points(page: Page, index: int) -> list[dict]:
 
 def test_differ_plot_click_opens_that_query(page: Page, server: Server) -> None:
     with diagnosed(page, server, "differ"):
-        page.get_by_text("Where do they differ?").wait_for()
+        page.get_by_text("Where do they differ?").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
         wait_columns(page)
         opening = page.get_by_text("The page opens on this query")
         opening.wait_for()
@@ -405,7 +406,7 @@ def test_differ_plot_click_opens_that_query(page: Page, server: Server) -> None:
 def _inside_strf(page: Page) -> None:
     page.get_by_role("link", name="Inside STRF").click()
     page.get_by_role("heading", name="Inside STRF").wait_for()
-    page.get_by_text("mask of `").wait_for()
+    page.get_by_text("position row").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
     wait_idle(page)
 
 
