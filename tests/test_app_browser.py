@@ -179,7 +179,7 @@ def diagnosed(page: Page, server: Server, name: str) -> Iterator[None]:
 # --------------------------------------------------------------------------- page helpers
 
 
-def wait_idle(page: Page) -> None:
+def wait_idle(page: Page, timeout: float | None = None) -> None:
     """Wait until the script run is over: not running, no spinner, no stale element left."""
     page.wait_for_function(
         """() => {
@@ -188,7 +188,8 @@ def wait_idle(page: Page) -> None:
                 && app.dataset.testScriptState !== 'running'
                 && document.querySelector('[data-testid="stSpinner"]') === null
                 && document.querySelector('[data-stale="true"]') === null;
-        }"""
+        }""",
+        timeout=timeout,
     )
 
 
@@ -404,16 +405,16 @@ def test_differ_plot_click_opens_that_query(page: Page, server: Server) -> None:
 
 
 def _inside_strf(page: Page) -> None:
-    page.get_by_role("link", name="Inside STRF").click()
-    page.get_by_role("heading", name="Inside STRF").wait_for()
+    page.get_by_role("link", name="Inside STRF").click(timeout=FIRST_LOAD_TIMEOUT_MS)
+    page.get_by_role("heading", name="Inside STRF").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
     page.get_by_text("position row").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
-    wait_idle(page)
+    wait_idle(page, timeout=FIRST_LOAD_TIMEOUT_MS)
 
 
 def slider_values(page: Page) -> list[int]:
     return [
         int(v)
-        for v in page.locator('[data-testid="stMain"] [role="slider"]').evaluate_all(
+        for v in page.locator('[data-testid="stSlider"] [role="slider"]').evaluate_all(
             "(sliders) => sliders.map((s) => s.getAttribute('aria-valuenow'))"
         )
     ]
