@@ -412,10 +412,11 @@ def _inside_strf(page: Page) -> None:
 
 
 def slider_values(page: Page) -> list[int]:
+    """The page's sliders' values, in page order (react-aria keeps them in range inputs)."""
     return [
         int(v)
-        for v in page.locator('[data-testid="stSlider"] [role="slider"]').evaluate_all(
-            "(sliders) => sliders.map((s) => s.getAttribute('aria-valuenow'))"
+        for v in page.locator('[data-testid="stSlider"] input[type="range"]').evaluate_all(
+            "(inputs) => inputs.map((i) => i.value)"
         )
     ]
 
