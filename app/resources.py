@@ -576,10 +576,13 @@ def table2() -> list[dict]:
 
 
 @st.cache_data(show_spinner=False)
-def results() -> dict[str, Report]:
+def results(clip_size: str = "64x32") -> dict[str, Report]:
     """The benchmark, ablation and recipe reports of ``docs/results/`` by name (absent ones
-    left out)."""
-    return read_reports(RESULTS_DIR)
+    left out): those of the tiny benchmark's 64x32 clips, or of another clip size's folder
+    (``"128x64"``: ``docs/results/clips128/``)."""
+    if clip_size == "64x32":
+        return read_reports(RESULTS_DIR)
+    return read_reports(RESULTS_DIR / f"clips{clip_size.split('x')[0]}")
 
 
 @st.cache_data(hash_funcs=HASH, show_spinner=False)

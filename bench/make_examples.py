@@ -1,10 +1,11 @@
 """Write the ready-to-upload example tracklets of ``sample_data/examples/``.
 
-Picks test tracklets of the synthetic demo world (seed 0, 128x64; generated into the cache if
-absent) by their metadata: an occluded one, two identities of one look-alike group and a
-misaligned one, and writes them as frame folders (MARS frame names kept), the misaligned one
-also as a zip and the occluded one also as an H.264 mp4 named after its tracklet
-(``occluded_0159C3T0001.mp4``), so that an upload of it is labelled like the frames::
+Picks test tracklets of the demo world (the world the shipped demo models record in their
+``eval.json``; its test split is generated into the cache if absent) by their metadata: an
+occluded one, two identities of one look-alike group and a misaligned one, and writes them as
+frame folders (MARS frame names kept), the misaligned one also as a zip and the occluded one
+also as an H.264 mp4 named after its tracklet (``occluded_<tracklet>.mp4``), so that an upload of
+it is labelled like the frames::
 
     python bench/make_examples.py [--out sample_data/examples]
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from strf_core.experiments import Setup, ensure_data
+from strf_core.demo import demo_world
 from strf_core.synth import load_metadata
 
 FPS = 8  # a slow walk is easier to look at
@@ -62,9 +63,8 @@ def _video(frames: list[Path], path: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="sample_data/examples")
-    parser.add_argument("--work-dir", default="~/.cache/strf")
     args = parser.parse_args()
-    root = ensure_data(Setup(results=Path("."), work=Path(args.work_dir).expanduser()))
+    root = demo_world(progress=True)
     meta = load_metadata(root)
     test = [t for t in meta["tracklets"] if t["split"] == "test" and t["kind"] == "identity"]
 

@@ -56,13 +56,19 @@ def test_demo_entry_points(world):
     models = demo_models()
     assert set(models) == {"baseline", "strf"}
     assert not models["baseline"].has_strf and models["strf"].has_strf
-    assert models["strf"].input_size == (64, 32) and models["strf"].record["metrics"]
+    assert models["baseline"].input_size == models["strf"].input_size == (128, 64)
     data = demo_dataset(world)
     assert len(data.query) == models["strf"].record["metrics"]["num_queries"]
     examples = example_tracklets()
     assert {"occluded", "lookalike_a", "lookalike_b", "misaligned"} <= set(examples)
-    for name in ("occluded", "misaligned.zip", "occluded_0159C3T0001.mp4"):
+    # The video is named after the tracklet its frames come from, so uploads of either are
+    # labelled alike.
+    tracklet = sorted(examples["occluded"].iterdir())[0].name[:11]
+    video = f"occluded_{tracklet}.mp4"
+    for name in ("occluded", "misaligned.zip", video):
         assert read_tracklet(examples[name]).num_frames >= 8
+    frames = read_tracklet(examples["occluded"]).num_frames
+    assert read_tracklet(examples[video]).num_frames == frames
 
 
 @pytest.mark.parametrize("name, strf", [("baseline", False), ("strf", True)])
@@ -89,6 +95,21 @@ def test_demo_model_reproduces_its_recorded_metrics(world, name, strf):
         assert got.subsets[subset].mAP == pytest.approx(want["subsets"][subset]["mAP"], abs=5e-3)
     # Trained models, far from chance on the full split (chance mAP is about 0.02 there).
     assert record["metrics"]["mAP"] > 0.3
+
+
+@pytest.mark.parametrize("name, strf", [("baseline", False), ("strf", True)])
+def test_tiny_pair_is_the_benchmarks_seed0_cell(name, strf):
+    """The 64x32 pair kept in models/tiny/ is what `strf benchmark --seeds 0 --demo-models
+    sample_data/models/tiny` exports: its record is the stored seed-0 cell of the benchmark."""
+    directory = MODELS / "tiny" / name
+    model, config = load_trained_model(directory)
+    assert (config.data.height, config.data.width) == (64, 32) and config.model.strf is strf
+    assert bool(model.strf_units()) is strf
+    record = json.loads((directory / "eval.json").read_text())
+    results = MODELS.parents[1] / "docs" / "results"
+    cell = json.loads((results / "cells" / f"{name}_batch_p_4_batch_k_8__seed0.json").read_text())
+    assert record["overrides"] == cell["overrides"] and record["metrics"] == cell["metrics"]
+    assert not (directory / BUNDLE_NAME).exists()  # not the dashboard's: no embeddings shipped
 
 
 def _fail(*args, **kwargs):

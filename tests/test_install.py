@@ -100,7 +100,7 @@ def test_demo_and_dashboard_run_on_the_installed_package(wheel, tmp_path):
         assert Path(strf_core.__file__).is_relative_to(site), strf_core.__file__
         assert results_dir().is_relative_to(site) and (results_dir() / "benchmark.json").is_file()
         assert sorted(demo_models()) == ["baseline", "strf"]
-        assert "occluded_0159C3T0001.mp4" in example_tracklets()
+        assert any(n.startswith("occluded_") and n.endswith(".mp4") for n in example_tracklets())
 
         from streamlit.testing.v1 import AppTest
 

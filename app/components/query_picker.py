@@ -112,8 +112,8 @@ def _upload(ws: R.Workspace, key: str) -> Query | _Unusable | None:
         "A tracklet: a zip of frames, several images, an mp4 or a gif",
         accept_multiple_files=True,
         key=uploader_key(key),
-        help="Frames in name order. MARS-style names (0159C3T0001F001.jpg, or a video named "
-        "0159C3T0001.mp4) also give the identity and camera, so true matches can be marked.",
+        help="Frames in name order. MARS-style names (0474C3T0001F001.jpg, or a video named "
+        "0474C3T0001.mp4) also give the identity and camera, so true matches can be marked.",
     )
     if not files:
         st.caption("Nothing uploaded yet.")

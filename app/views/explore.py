@@ -12,20 +12,30 @@ def _pct(value: float) -> str:
 
 
 def what_this_is(ws: R.Workspace) -> str:
-    """What the demo models are and how good, in two sentences; the numbers are read from their
-    eval.json and docs/results/benchmark.json (where present), never typed in."""
-    text = (
-        "These are two tiny P3D-C models, a baseline and STRF, trained for minutes on a CPU on "
-        "synthetic data"
-    )
-    scores = [
-        (m.record.get("metrics", {}).get("mAP"), "STRF" if m.has_strf else "baseline")
-        for m in ws.models.values()
-    ]
-    if all(value is not None for value, _ in scores):
-        reached = " and ".join(f"{_pct(value)} ({name})" for value, name in scores)
-        text += f"; on this split they reach {reached} mAP"
-    report = R.results().get("benchmark")
+    """What the demo models are and how good, in a few sentences; every number is read from
+    their eval.json and the benchmark report of their clip size (where present), never typed
+    in."""
+    models = list(ws.models.values())
+    first = models[0]
+    height, width = first.input_size
+    text = f"{len(models)} {first.config.model.name} models ({height}x{width} clips)"
+    world = first.record.get("world")
+    training = first.record.get("training", {})
+    if world and training.get("epochs"):
+        text += (
+            f", trained with one recipe for {training['epochs']} epochs on the synthetic "
+            f"`{world['preset']}` world"
+        )
+    scores = []
+    for model in models:
+        metrics = model.record.get("metrics", {})
+        clean = metrics.get("subsets", {}).get("clean", {}).get("mAP")
+        if metrics.get("mAP") is not None:
+            score = f"{model.record.get('label', model.name)} {_pct(metrics['mAP'])}"
+            scores.append(score + (f" ({_pct(clean)} on clean queries)" if clean else ""))
+    if scores:
+        text += f". On this test split: {', '.join(scores)} mAP, one training run each"
+    report = R.results(f"{height}x{width}").get("benchmark")
     rows = report.rows if report else []
     base = next((r for r in rows if "baseline" in r.label.lower()), None)
     strf = next((r for r in rows if "strf" in r.label.lower()), None)
@@ -37,13 +47,15 @@ def what_this_is(ws: R.Workspace) -> str:
         elif d.beyond_spread:
             verdict = f"STRF {'ahead' if d.points > 0 else 'behind'} by more than the seed spread"
         else:
-            verdict = "within noise of each other"
+            verdict = "STRF and the baseline within noise of each other"
         means = " vs ".join(f"{_pct(s.mean)} ± {_pct(s.std or 0)}" for s in (a, b))
-        text += f", {verdict} (benchmark, {len(b.values)} seeds: {means})"
+        text += (
+            f"; the benchmark at this clip size ({len(b.values)} seeds, a shorter schedule on "
+            f"a smaller world) finds {verdict} ({means} mAP)"
+        )
     return (
-        f"{text}, so expect distractors and look-alikes among the top hits of both. The maps "
-        "are Grad-CAM (layer4) of the similarity to one gallery tracklet; a frame left without "
-        "colour is one where that similarity's gradient is zero or negative."
+        f"{text}. The maps are Grad-CAM (layer4) of the similarity to one gallery tracklet; a "
+        "frame left without colour is one where that similarity's gradient is zero or negative."
     )
 
 

@@ -205,18 +205,42 @@ def add_recipe_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
     return p
 
 
+def _labelled(argument: str) -> tuple[str, Path]:
+    """``LABEL=PATH`` or ``PATH`` (labelled by its folder name)."""
+    label, sep, path = argument.partition("=")
+    if sep and label and not Path(argument).exists():
+        return label, Path(path)
+    return Path(argument).name, Path(argument)
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the working folder or as ``$STRF_CACHE/...``, never a path of this
+    machine (the rows are committed)."""
+    from strf_core.package_data import cache_root
+
+    resolved = path.expanduser().resolve()
+    for base, prefix in ((Path.cwd(), ""), (cache_root().resolve(), "$STRF_CACHE/")):
+        if resolved.is_relative_to(base):
+            return prefix + str(resolved.relative_to(base))
+    return str(path)
+
+
 def _cmd_evidence(args: argparse.Namespace) -> int:
     from strf_core import BRANCH_NAMES
     from strf_core.data.datasets import build_dataset
     from strf_core.engine.checkpoint import load_trained_model
     from strf_core.experiments.evidence import (
+        cached_query_evidence,
         evidence_markdown,
+        group_runs,
         occluded_queries,
-        query_evidence,
         summarize_common,
     )
     from strf_core.experiments.results import write_json_atomic, write_text_atomic
+    from strf_core.package_data import cache_root
 
+    checkpoints = [_labelled(a) for a in args.checkpoints]
+    cache = Path(args.cache) if args.cache else cache_root() / "evidence"
     dataset = build_dataset("mars", args.data_root, protocol="ap3d")
     queries = occluded_queries(dataset)
     if args.queries:
@@ -225,11 +249,9 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
         f"{len(queries)} occluded queries of {args.data_root}; shares of Grad-CAM mass over the "
         f"frames where the occluder is drawn (area: a uniform map's shares)"
     )
-    print(f"{'model':<26} {'n':>7} {'person':>7} {'occluder':>8} {'backgr.':>7} {'all fr.':>7}")
     runs, sources = [], []
-    for directory in args.checkpoints:
+    for name, directory in checkpoints:
         model, config = load_trained_model(directory)
-        name = Path(directory).name
         variants: list[tuple[str, list[str] | None]] = [("", None)]
         if model.strf_units() and args.branches_off:
             for branch in BRANCH_NAMES:
@@ -237,27 +259,35 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
                 variants.append((f" without {branch}", others))
         for suffix, branches in variants:
             size = (config.data.height, config.data.width)
-            found = query_evidence(model, dataset, size=size, branches=branches, queries=queries)
+            found = cached_query_evidence(
+                model, dataset, cache, size=size, branches=branches, queries=queries
+            )
             runs.append((name + suffix, found))
-            sources.append({"checkpoint": str(directory), "branches": branches})
-            print(f"  measured {name + suffix}", file=sys.stderr, flush=True)
+            sources.append({"checkpoint": _display_path(directory), "branches": branches})
+            print(f"  measured {name + suffix} ({directory})", file=sys.stderr, flush=True)
     summaries = summarize_common(runs, len(queries))
     rows = [{**s.to_dict(), **source} for s, source in zip(summaries, sources, strict=True)]
-    for summary in summaries:
-        occ = summary.occluded
+    groups = group_runs(summaries)
+    print(f"{'model':<26} {'runs':>4} {'n':>7} {'person':>7} {'occluder':>8} {'backgr.':>7}")
+    for g in groups:
+        occ = {region: mean for region, (mean, _) in g.occluded.items()}
         print(
-            f"{summary.label:<26} {summary.queries:>3}/{summary.total:<3} "
-            f"{occ['person']:>7.3f} {occ['occluder']:>8.3f} {occ['background']:>7.3f} "
-            f"{summary.all_frames['person']:>7.3f}"
+            f"{g.label:<26} {g.runs:>4} {g.queries:>3}/{g.total:<3} "
+            f"{occ['person']:>7.3f} {occ['occluder']:>8.3f} {occ['background']:>7.3f}"
         )
-    area = rows[0]["area"] if rows else {}
+    area = groups[0].area if groups else {}
     if area:
         print(
-            f"{'area (uniform map)':<26} {'':>7} {area['person']:>7.3f} {area['occluder']:>8.3f} "
-            f"{area['background']:>7.3f}"
+            f"{'area (uniform map)':<26} {'':>4} {'':>7} {area['person']:>7.3f} "
+            f"{area['occluder']:>8.3f} {area['background']:>7.3f}"
         )
     if args.json:
-        write_json_atomic(Path(args.json), {"queries": len(queries), "rows": rows})
+        payload = {
+            "queries": len(queries),
+            "rows": rows,
+            "groups": [g.to_dict() for g in groups],
+        }
+        write_json_atomic(Path(args.json), payload)
         print(f"wrote {args.json}")
     if args.markdown:
         from strf_core.synth import load_metadata
@@ -269,11 +299,13 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
             f"the `{gen['preset']}` preset, seed {gen['seed']}, {size} "
             f"(`strf synth WORLD --preset {gen['preset']} --seed {gen['seed']} --size {size}`)"
         )
-        words = ["strf", "evidence", *args.checkpoints, "--data-root", "WORLD"]
+        words = ["strf", "evidence"]
+        words += [f"{name}={_display_path(path)}" for name, path in checkpoints]
+        words += ["--data-root", "WORLD"]
         words += ["--queries", str(args.queries)] if args.queries else []
         words += ["--branches-off"] if args.branches_off else []
         command = " ".join(shlex.quote(w) for w in words)
-        text = evidence_markdown(summaries, world=world, command=command)
+        text = evidence_markdown(groups, world=world, command=command)
         write_text_atomic(Path(args.markdown), text)
         print(f"wrote {args.markdown}")
     return 0
@@ -287,7 +319,13 @@ def add_evidence_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
         "the share of each model's per-frame Grad-CAM mass (similarity to the nearest true "
         "match, layer4) on the person, the occluder and the background.",
     )
-    p.add_argument("checkpoints", nargs="+", help="checkpoint folders (e.g. sample_data/models/*)")
+    p.add_argument(
+        "checkpoints",
+        nargs="+",
+        help="checkpoint folders (e.g. sample_data/models/*), each as PATH (labelled by its "
+        "folder name) or LABEL=PATH; the runs of one label (seeds) are pooled into one row "
+        "with their spread",
+    )
     p.add_argument("--data-root", required=True, help="a synthetic world written with masks")
     p.add_argument("--queries", type=int, default=0, help="only the first N occluded queries")
     p.add_argument(
@@ -297,6 +335,11 @@ def add_evidence_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     )
     p.add_argument("--json", help="write the rows to this JSON file")
     p.add_argument("--markdown", help="write the table to this Markdown file")
+    p.add_argument(
+        "--cache",
+        help="where each model's measurement is kept once made (default: $STRF_CACHE/evidence); "
+        "a re-run, or one pooling runs measured by other processes, reads them back",
+    )
     p.set_defaults(func=_cmd_evidence)
     return p
 

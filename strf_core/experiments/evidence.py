@@ -15,21 +15,26 @@ region, what a uniform map would score.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strf_core.atomic import write_text_atomic
 from strf_core.data.datasets import ReIDDataset
 from strf_core.data.tracklet import Tracklet
 from strf_core.explain import similarity_gradcam
 from strf_core.explain.evidence import REGIONS, evidence_shares
 from strf_core.features import extract_features, load_clip
 from strf_core.modules import active_branches
+from strf_core.retrieval.keys import weights_digest
 from strf_core.synth.ground_truth import load_masks
 
 
@@ -128,18 +133,28 @@ def query_evidence(
     switched = active_branches(*branches) if branches is not None else nullcontext()
     with switched:
         tracklets = [dataset.query[i] for i in chosen]
-        gallery = extract_features(model, dataset.gallery, size=size, workers=0)
+        # Only true matches can be the nearest true match: embed those gallery tracklets alone
+        # (the same answer as ranking the whole gallery, at a fraction of the cost).
+        wanted = {(t.pid, t.camid) for t in tracklets}
+        candidates = [
+            g
+            for g, t in enumerate(dataset.gallery)
+            if any(t.pid == pid and t.camid != camid for pid, camid in wanted)
+        ]
+        subset = [dataset.gallery[g] for g in candidates]
+        gallery = extract_features(model, subset, size=size, workers=0)  # (len(subset), D)
         query = extract_features(model, tracklets, size=size, workers=0)
-        matches = nearest_true_matches(
-            F.normalize(query, dim=1), F.normalize(gallery, dim=1), tracklets, dataset.gallery
+        found = nearest_true_matches(
+            F.normalize(query, dim=1), F.normalize(gallery, dim=1), tracklets, subset
         )
         results = []
-        for index, match in zip(chosen, matches, strict=True):
-            if match is None:
+        for index, local in zip(chosen, found, strict=True):
+            if local is None:
                 continue
+            match = candidates[local]
             tracklet = dataset.query[index]
             clip = load_clip(tracklet, size)
-            maps = similarity_gradcam(model, clip, gallery[match], layer=layer, normalize="none")
+            maps = similarity_gradcam(model, clip, gallery[local], layer=layer, normalize="none")
             masks = load_masks(dataset.root, tracklet)
             shares = evidence_shares(maps.raw, masks)
             drawn = masks.occluder.any(axis=(1, 2))
@@ -153,6 +168,45 @@ def query_evidence(
                 )
             )
     return results
+
+
+def cached_query_evidence(
+    model: nn.Module,
+    dataset: ReIDDataset,
+    cache: Path,
+    *,
+    size: tuple[int, int],
+    branches: Sequence[str] | None = None,
+    queries: Sequence[int] | None = None,
+) -> list[QueryEvidence]:
+    """:func:`query_evidence`, stored under ``cache`` once measured, keyed by the weights, the
+    branch set, the input size, the world (its generator record) and the queries; so a long
+    measurement resumes model by model and runs can be measured in separate processes and
+    pooled later."""
+    from strf_core.synth import load_metadata
+
+    chosen = occluded_queries(dataset) if queries is None else [int(i) for i in queries]
+    key = {
+        "weights": weights_digest(model),
+        "branches": None if branches is None else sorted(branches),
+        "size": list(size),
+        "world": load_metadata(dataset.root)["generator"],
+        "queries": chosen,
+    }
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    path = Path(cache) / f"{name}.json"
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored.get("key") == key:
+            return [QueryEvidence(**{**e, **_tuples(e)}) for e in stored["evidence"]]
+    found = query_evidence(model, dataset, size=size, branches=branches, queries=chosen)
+    payload = {"key": key, "evidence": [asdict(e) for e in found]}
+    write_text_atomic(path, json.dumps(payload))
+    return found
+
+
+def _tuples(record: dict) -> dict:
+    return {f: tuple(record[f]) for f in ("occluded", "all_frames", "area")}
 
 
 def summarize(label: str, evidence: Sequence[QueryEvidence], total: int) -> EvidenceSummary:
@@ -175,6 +229,62 @@ def summarize(label: str, evidence: Sequence[QueryEvidence], total: int) -> Evid
     )
 
 
+@dataclass(frozen=True)
+class EvidenceGroup:
+    """The summaries of one model over its runs (seeds): the mean of each share and its sample
+    standard deviation over runs (``None`` for a single run).
+
+    Attributes:
+        label: the model's label, shared by its runs.
+        runs: how many runs (seeds) were summarized.
+        queries, total: the queries counted (the same in every run) and the occluded queries.
+        occluded, all_frames: ``{region: (mean, std)}``.
+        area: the pixel shares of the counted queries (a uniform map's shares).
+    """
+
+    label: str
+    runs: int
+    queries: int
+    total: int
+    occluded: dict[str, tuple[float, float | None]]
+    all_frames: dict[str, tuple[float, float | None]]
+    area: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def group_runs(summaries: Sequence[EvidenceSummary]) -> list[EvidenceGroup]:
+    """Pool the summaries that share a label (one per seed) into one row each, in the order
+    their labels first appear. The summaries should come from :func:`summarize_common`, so that
+    every run counts the same queries."""
+    labels = list(dict.fromkeys(s.label for s in summaries))
+    groups = []
+    for label in labels:
+        runs = [s for s in summaries if s.label == label]
+
+        def spread(field: str, runs: list[EvidenceSummary] = runs) -> dict:
+            out = {}
+            for region in REGIONS:
+                values = np.array([getattr(r, field)[region] for r in runs], float)
+                std = float(values.std(ddof=1)) if len(values) > 1 else None
+                out[region] = (float(values.mean()), std)
+            return out
+
+        groups.append(
+            EvidenceGroup(
+                label=label,
+                runs=len(runs),
+                queries=runs[0].queries,
+                total=runs[0].total,
+                occluded=spread("occluded"),
+                all_frames=spread("all_frames"),
+                area=runs[0].area,
+            )
+        )
+    return groups
+
+
 def _triple(values: np.ndarray) -> tuple[float, float, float]:
     a, b, c = (float(v) for v in values)
     return a, b, c
@@ -193,8 +303,14 @@ def summarize_common(
     return [summarize(label, [e for e in ev if e.query in keep], total) for label, ev in runs]
 
 
-def evidence_markdown(rows: Sequence[EvidenceSummary], *, world: str, command: str) -> str:
-    """A Markdown table of :func:`summarize` rows, with the pixel shares as the reference."""
+def _share(value: tuple[float, float | None]) -> str:
+    mean, std = value
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def evidence_markdown(groups: Sequence[EvidenceGroup], *, world: str, command: str) -> str:
+    """A Markdown table of :func:`group_runs` rows, with the pixel shares as the reference."""
+    seeds = any(g.runs > 1 for g in groups)
     lines = [
         "# Where the evidence falls on occluded queries (the paper's Fig. 5, measured)",
         "",
@@ -204,21 +320,28 @@ def evidence_markdown(rows: Sequence[EvidenceSummary], *, world: str, command: s
         "match) on the person, the occluder and the background, over the frames where the "
         "occluder is drawn; 'all frames' is the person's share over every frame. Means over the "
         "n occluded queries whose explained frames carry mass for every model (the same "
-        "queries in every row).",
+        "queries in every row)"
+        + (
+            "; with several runs (seeds) of a model, the mean over runs ± the sample standard "
+            "deviation over runs."
+            if seeds
+            else "."
+        ),
         "",
-        "| model | n | person | occluder | background | person, all frames |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | runs | n | person | occluder | background | person, all frames |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in rows:
-        occ = row.occluded
+    for g in groups:
+        occ = g.occluded
         lines.append(
-            f"| {row.label} | {row.queries}/{row.total} | {occ['person']:.3f} | "
-            f"{occ['occluder']:.3f} | {occ['background']:.3f} | {row.all_frames['person']:.3f} |"
+            f"| {g.label} | {g.runs} | {g.queries}/{g.total} | {_share(occ['person'])} | "
+            f"{_share(occ['occluder'])} | {_share(occ['background'])} | "
+            f"{_share(g.all_frames['person'])} |"
         )
-    if rows:
-        area = rows[0].area
+    if groups:
+        area = groups[0].area
         lines.append(
-            f"| pixel shares (a uniform map) | | {area['person']:.3f} | {area['occluder']:.3f} | "
-            f"{area['background']:.3f} | |"
+            f"| pixel shares (a uniform map) | | | {area['person']:.3f} | "
+            f"{area['occluder']:.3f} | {area['background']:.3f} | |"
         )
     return "\n".join(lines) + "\n"
