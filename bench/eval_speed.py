@@ -2,7 +2,7 @@
 
 Problems with MARS-like labels (636 test identities over 6 cameras, distractors with pid 0, 1980
 queries): the torchreid protocol's 1980 x 9330 and the AP3D protocol's 1980 x 11310 (query +
-gallery); with ``--large`` also 10,000 x 100,000 (6,360 identities), timed once. Both rankings
+gallery); ``--problems large`` is 10,000 x 100,000 (6,360 identities), timed once. Both rankings
 run on the same distance matrix in the same process, calls interleaved, medians; the results must
 agree to 1e-6 (torchreid accumulates in float32), and on the MARS-sized problems ours must equal
 the per-query NumPy loop. torchreid's ``rank_cy.pyx`` is compiled when Cython is installed (see
@@ -11,7 +11,8 @@ distance matrix is measured after all timings; the load average is written besid
 
 Usage::
 
-    python bench/eval_speed.py [--threads 1 2] [--repeats 5] [--large] [--rank-cy PATH] [--out FILE]
+    python bench/eval_speed.py [--threads 1 2] [--repeats 5] [--rank-cy PATH] [--out FILE]
+    python bench/eval_speed.py --problems large --out bench/results/eval_speed_large.json
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ from strf_core.metrics import evaluate_rank
 from strf_core.metrics.reference import evaluate_rank_loop
 
 MAX_RANK = 50
+PROBLEMS = {  # name: (queries, gallery, identities)
+    "torchreid": (1980, 9330, 636),
+    "ap3d": (1980, 11310, 636),
+    "large": (10_000, 100_000, 6360),
+}
 
 
 def mars_like_problem(
@@ -63,6 +69,19 @@ def mars_like_problem(
     return dist, q_pids, g_pids, q_cams, g_cams
 
 
+def available_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def peer_fits(shape: tuple[int, int]) -> bool:
+    """Whether torchreid's Cython ranking fits in memory: it holds an int64 argsort of the whole
+    matrix, the gathered pids (int64) and an int64 match matrix, 24 bytes an entry."""
+    return 24 * shape[0] * shape[1] * 1.25 < available_bytes()
+
+
 def load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -79,7 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--large", action="store_true", help="add 10,000 x 100,000, timed once")
+    parser.add_argument(
+        "--problems", nargs="+", choices=sorted(PROBLEMS), default=["torchreid", "ap3d"]
+    )
     parser.add_argument("--rank-cy", default=None, help="path to torchreid's rank_cy.pyx")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
@@ -87,11 +108,9 @@ def main() -> None:
     evaluate_cy, peer_note = torchreid_cython(args.rank_cy)
     print(f"torchreid Cython: {peer_note}")
 
-    problems = [("torchreid", 9330, 1980, 636), ("ap3d", 11310, 1980, 636)]
-    if args.large:
-        problems.append(("large", 100_000, 10_000, 6360))
     rows, results = [], []
-    for protocol, num_gallery, num_queries, num_ids in problems:
+    for protocol in args.problems:
+        num_queries, num_gallery, num_ids = PROBLEMS[protocol]
         problem = mars_like_problem(num_gallery, num_queries=num_queries, num_ids=num_ids)
         large = protocol == "large"
         ours = evaluate_rank(*problem, MAX_RANK)
@@ -99,7 +118,10 @@ def main() -> None:
         if not large:
             check["ours_vs_loop"] = agree(ours, evaluate_rank_loop(*problem, MAX_RANK), 1e-9)
         fns = {"ours": lambda p=problem: evaluate_rank(*p, MAX_RANK)}
-        if evaluate_cy is not None:
+        run_peer = evaluate_cy is not None and peer_fits(problem[0].shape)
+        if evaluate_cy is not None and not run_peer:
+            print(f"{protocol}: torchreid's Cython ranking skipped, it would not fit in memory")
+        if run_peer:
             fns["torchreid_cy"] = lambda p=problem: evaluate_cy(*p, MAX_RANK)
             cmc, mean_ap = fns["torchreid_cy"]()
             peer = {"num_valid": ours["num_valid"], "mAP": float(mean_ap), "cmc": cmc}
@@ -116,7 +138,7 @@ def main() -> None:
                 device=device,
             )
             after = load()
-            ratio = seconds["ours"] / seconds["torchreid_cy"] if evaluate_cy else None
+            ratio = seconds["ours"] / seconds["torchreid_cy"] if run_peer else None
             results.append(
                 {
                     "protocol": protocol,
@@ -136,7 +158,7 @@ def main() -> None:
                     f"{num_queries} x {num_gallery} ({protocol})",
                     threads,
                     f"{seconds['ours']:.3f}",
-                    f"{seconds['torchreid_cy']:.3f}" if evaluate_cy else "n/a",
+                    f"{seconds['torchreid_cy']:.3f}" if run_peer else "n/a",
                     f"{ratio:.2f}x" if ratio else "n/a",
                     f"{before} -> {after}",
                 ]
@@ -144,7 +166,7 @@ def main() -> None:
         torch.set_num_threads(max(args.threads))
         memory = {"distmat_bytes": problem[0].nbytes}
         memory["peak_bytes_ours"] = peak_memory_bytes(fns["ours"], device)
-        if evaluate_cy is not None:
+        if run_peer:
             memory["peak_bytes_torchreid_cy"] = peak_memory_bytes(fns["torchreid_cy"], device)
         for result in results:
             if result["protocol"] == protocol:
