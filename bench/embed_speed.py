@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_facts, interleaved_medians, markdown_table, write_json
+from _common import device_facts, interleaved_medians, load_average, markdown_table, write_json
 
 from strf_core import build_model
 from strf_core.data.transforms import normalize_clips
-
-
-def load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -77,9 +72,9 @@ def main() -> None:
         frames = args.batch * args.chunk_len
         for threads in args.threads:
             torch.set_num_threads(threads)
-            before = load()
+            before = load_average()
             seconds = interleaved_medians(fns, repeats=args.repeats, warmup=1, device=device)
-            after = load()
+            after = load_average()
             fps = {k: frames / v for k, v in seconds.items()}
             results.append(
                 {

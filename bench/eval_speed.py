@@ -18,7 +18,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     device_facts,
     interleaved_medians,
+    load_average,
     markdown_table,
     peak_memory_bytes,
     write_json,
@@ -82,10 +82,6 @@ def peer_fits(shape: tuple[int, int]) -> bool:
     return 24 * shape[0] * shape[1] * 1.25 < available_bytes()
 
 
-def load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def agree(ours: dict, peer: dict, tol: float) -> bool:
     return (
         ours["num_valid"] == peer["num_valid"]
@@ -130,14 +126,14 @@ def main() -> None:
             raise SystemExit(f"{protocol}: results disagree: {check}")
         for threads in args.threads:
             torch.set_num_threads(threads)
-            before = load()
+            before = load_average()
             seconds = interleaved_medians(
                 fns,
                 repeats=1 if large else args.repeats,
                 warmup=0 if large else 1,
                 device=device,
             )
-            after = load()
+            after = load_average()
             ratio = seconds["ours"] / seconds["torchreid_cy"] if run_peer else None
             results.append(
                 {

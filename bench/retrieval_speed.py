@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -25,15 +24,11 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import device_facts, interleaved_medians, markdown_table, write_json
+from _common import device_facts, interleaved_medians, load_average, markdown_table, write_json
 
 from strf_core.retrieval import BruteForceIndex, FaissIndex, faiss_available
 
 K = 10
-
-
-def load() -> str:
-    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def timed(fn):
@@ -77,9 +72,9 @@ def main() -> None:
                 raise SystemExit(f"{name} disagrees with the floor at {size} entries")
         for threads in args.threads:
             torch.set_num_threads(threads)
-            before = load()
+            before = load_average()
             seconds = interleaved_medians(fns, repeats=args.repeats, warmup=1, device=device)
-            after = load()
+            after = load_average()
             result = {
                 "gallery": size,
                 "dim": args.dim,
