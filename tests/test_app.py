@@ -257,11 +257,18 @@ def _upload(at: AppTest, *files: tuple[str, bytes, str]) -> AppTest:
     return at
 
 
+def _example_label(name: str) -> str:
+    """``"id P, camera C"`` read from the MARS name of an example's first frame."""
+    first = sorted(example_tracklets()[name].iterdir())[0].name  # PPPPCcTttttFfff.jpg
+    return f"id {int(first[:4])}, camera {int(first[5])}"
+
+
 def test_upload_of_a_labelled_zip_ranks_it_with_true_matches_marked():
     data = example_tracklets()["misaligned.zip"].read_bytes()
     at = _upload(_page(), ("misaligned.zip", data, "application/zip"))
     assert not at.error
-    assert any("misaligned.zip" in c and "id 278, camera 4" in c for c in _captions(at))
+    label = _example_label("misaligned")
+    assert any("misaligned.zip" in c and label in c for c in _captions(at))
     matches, cams = _column_state(at)
     assert len(matches) == 2 and len(cams) == 2
 
@@ -296,7 +303,8 @@ def test_shipped_example_is_flagged_as_a_self_match():
     _assert_ok(at)
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1 and warnings[0].startswith("Self-match: this upload is gallery")
-    assert "(id 278, camera 4) byte for byte" in warnings[0] and "left out" in warnings[0]
+    assert f"({_example_label('misaligned')}) byte for byte" in warnings[0]
+    assert "left out" in warnings[0]
 
 
 def _png() -> bytes:

@@ -15,21 +15,26 @@ region, what a uniform map would score.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strf_core.atomic import write_text_atomic
 from strf_core.data.datasets import ReIDDataset
 from strf_core.data.tracklet import Tracklet
 from strf_core.explain import similarity_gradcam
 from strf_core.explain.evidence import REGIONS, evidence_shares
 from strf_core.features import extract_features, load_clip
 from strf_core.modules import active_branches
+from strf_core.retrieval.keys import weights_digest
 from strf_core.synth.ground_truth import load_masks
 
 
@@ -128,18 +133,28 @@ def query_evidence(
     switched = active_branches(*branches) if branches is not None else nullcontext()
     with switched:
         tracklets = [dataset.query[i] for i in chosen]
-        gallery = extract_features(model, dataset.gallery, size=size, workers=0)
+        # Only true matches can be the nearest true match: embed those gallery tracklets alone
+        # (the same answer as ranking the whole gallery, at a fraction of the cost).
+        wanted = {(t.pid, t.camid) for t in tracklets}
+        candidates = [
+            g
+            for g, t in enumerate(dataset.gallery)
+            if any(t.pid == pid and t.camid != camid for pid, camid in wanted)
+        ]
+        subset = [dataset.gallery[g] for g in candidates]
+        gallery = extract_features(model, subset, size=size, workers=0)  # (len(subset), D)
         query = extract_features(model, tracklets, size=size, workers=0)
-        matches = nearest_true_matches(
-            F.normalize(query, dim=1), F.normalize(gallery, dim=1), tracklets, dataset.gallery
+        found = nearest_true_matches(
+            F.normalize(query, dim=1), F.normalize(gallery, dim=1), tracklets, subset
         )
         results = []
-        for index, match in zip(chosen, matches, strict=True):
-            if match is None:
+        for index, local in zip(chosen, found, strict=True):
+            if local is None:
                 continue
+            match = candidates[local]
             tracklet = dataset.query[index]
             clip = load_clip(tracklet, size)
-            maps = similarity_gradcam(model, clip, gallery[match], layer=layer, normalize="none")
+            maps = similarity_gradcam(model, clip, gallery[local], layer=layer, normalize="none")
             masks = load_masks(dataset.root, tracklet)
             shares = evidence_shares(maps.raw, masks)
             drawn = masks.occluder.any(axis=(1, 2))
@@ -153,6 +168,45 @@ def query_evidence(
                 )
             )
     return results
+
+
+def cached_query_evidence(
+    model: nn.Module,
+    dataset: ReIDDataset,
+    cache: Path,
+    *,
+    size: tuple[int, int],
+    branches: Sequence[str] | None = None,
+    queries: Sequence[int] | None = None,
+) -> list[QueryEvidence]:
+    """:func:`query_evidence`, stored under ``cache`` once measured, keyed by the weights, the
+    branch set, the input size, the world (its generator record) and the queries; so a long
+    measurement resumes model by model and runs can be measured in separate processes and
+    pooled later."""
+    from strf_core.synth import load_metadata
+
+    chosen = occluded_queries(dataset) if queries is None else [int(i) for i in queries]
+    key = {
+        "weights": weights_digest(model),
+        "branches": None if branches is None else sorted(branches),
+        "size": list(size),
+        "world": load_metadata(dataset.root)["generator"],
+        "queries": chosen,
+    }
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    path = Path(cache) / f"{name}.json"
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored.get("key") == key:
+            return [QueryEvidence(**{**e, **_tuples(e)}) for e in stored["evidence"]]
+    found = query_evidence(model, dataset, size=size, branches=branches, queries=chosen)
+    payload = {"key": key, "evidence": [asdict(e) for e in found]}
+    write_text_atomic(path, json.dumps(payload))
+    return found
+
+
+def _tuples(record: dict) -> dict:
+    return {f: tuple(record[f]) for f in ("occluded", "all_frames", "area")}
 
 
 def summarize(label: str, evidence: Sequence[QueryEvidence], total: int) -> EvidenceSummary:
