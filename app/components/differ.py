@@ -127,8 +127,8 @@ def differ_section(ws: R.Workspace, key: str, chosen: int | None) -> None:
     above, below, equal = paired.counts()
     st.subheader("Where do they differ?")
     st.markdown(
-        f"Every query's AP, **{labels[0]}** (x) against **{labels[1]}** with all four branches "
-        f"(y): **{above}** queries above the diagonal ({labels[1]} better), **{below}** below "
+        f"Every query's AP, **{labels[0]}** (x) against **{labels[1]}** (y, every branch on): "
+        f"**{above}** queries above the diagonal ({labels[1]} better), **{below}** below "
         f"({labels[0]} better), **{equal}** on it, of {int(paired.valid.sum())} queries with a "
         "true match. Click a point to open that query."
     )
