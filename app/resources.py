@@ -888,6 +888,11 @@ class CheckpointSearch:
     truncated: bool = False
 
 
+def demo_world_root() -> Path:
+    """The demo world's folder (generated into the cache first if absent: about a minute)."""
+    return demo_world()
+
+
 def missing_checkpoint_files(folder: Path) -> list[str]:
     """The files of :data:`CHECKPOINT_FILES` that ``folder`` lacks."""
     return [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
@@ -940,6 +945,7 @@ __all__ += [
     "SweepVariant",
     "cached_sweep",
     "clean_queries",
+    "demo_world_root",
     "evidence_tables",
     "find_checkpoints",
     "missing_checkpoint_files",
