@@ -69,6 +69,7 @@ from strf_core.explain.sweep import METRICS as SWEEP_METRICS
 from strf_core.explain.sweep import (
     SweepQuery,
     SweepResult,
+    SweepSettings,
     occlusion_sweep,
     pick_clean_queries,
 )
@@ -730,19 +731,13 @@ def _sweeps() -> dict[tuple, tuple[SweepResult, float]]:
 
 
 def _sweep_key(
-    ws: Workspace, variant: SweepVariant, indices: Sequence[int], settings: dict
+    ws: Workspace, variant: SweepVariant, indices: Sequence[int], settings: SweepSettings
 ) -> tuple:
-    return (
-        ws.key,
-        variant.label,
-        variant.branches,
-        tuple(indices),
-        tuple(sorted(settings.items())),
-    )
+    return (ws.key, variant.label, variant.branches, tuple(indices), settings)
 
 
 def cached_sweep(
-    ws: Workspace, variant: SweepVariant, indices: Sequence[int], settings: dict
+    ws: Workspace, variant: SweepVariant, indices: Sequence[int], settings: SweepSettings
 ) -> tuple[SweepResult, float] | None:
     """A sweep computed before in this process and how many seconds it took, else ``None``."""
     return _sweeps().get(_sweep_key(ws, variant, indices, settings))
@@ -752,15 +747,14 @@ def sweep(
     ws: Workspace,
     variant: SweepVariant,
     indices: Sequence[int],
-    settings: dict,
+    settings: SweepSettings,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[SweepResult, float]:
     """One model's occlusion sweep over the queries ``indices`` (cached per process), and the
     seconds it took.
 
     Args:
-        settings: :func:`strf_core.explain.sweep.occlusion_sweep`'s ``kind``, ``axis``,
-            ``values`` (a tuple), ``size``, ``position`` and ``seed``.
+        settings: the occluders.
         progress: called with ``(queries done, queries)``.
     """
     key = _sweep_key(ws, variant, indices, settings)
@@ -782,8 +776,8 @@ def sweep(
             gallery.pids,
             gallery.camids,
             input_size=model.input_size,
+            settings=settings,
             progress=progress,
-            **settings,
         )
     found = (result, time.perf_counter() - started)
     store = _sweeps()
@@ -942,6 +936,7 @@ __all__ += [
     "CheckpointSearch",
     "EvidenceTable",
     "SweepResult",
+    "SweepSettings",
     "SweepVariant",
     "cached_sweep",
     "clean_queries",

@@ -30,7 +30,7 @@ from _common import device_facts, markdown_table, write_json
 
 from strf_core import active_branches
 from strf_core.demo import demo_dataset, demo_models, demo_world, model_gallery
-from strf_core.explain.sweep import SweepQuery, occlusion_sweep, pick_clean_queries
+from strf_core.explain.sweep import SweepQuery, SweepSettings, occlusion_sweep, pick_clean_queries
 from strf_core.features import load_clip
 
 VALUES = (0.4, 0.7, 1.0, 1.3, 1.6, 2.0, 2.5)
@@ -71,9 +71,7 @@ def main() -> None:
                 gallery.pids,
                 gallery.camids,
                 input_size=model.input_size,
-                kind="car",
-                axis="size",
-                values=VALUES,
+                settings=SweepSettings("car", "size", VALUES),
             )
             seconds = time.perf_counter() - started
         clips = len(queries) * (len(VALUES) + 1)

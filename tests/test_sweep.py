@@ -18,7 +18,7 @@ from strf_core.explain.sweep import (
     MAX_FRAMES,
     SweepQuery,
     SweepResult,
-    occluded_series,
+    SweepSettings,
     occlusion_sweep,
     pick_clean_queries,
 )
@@ -76,7 +76,7 @@ def queries(dataset) -> list[SweepQuery]:
 
 
 def _sweep(model, gallery, queries, **kwargs) -> SweepResult:
-    options = {"kind": "car", "axis": "size", "values": [0.6, 1.4]} | kwargs
+    options = {"kind": "car", "axis": "size", "values": (0.6, 1.4)} | kwargs
     return occlusion_sweep(
         model,
         queries,
@@ -84,7 +84,7 @@ def _sweep(model, gallery, queries, **kwargs) -> SweepResult:
         gallery.pids,
         gallery.camids,
         input_size=INPUT_SIZE,
-        **options,
+        settings=SweepSettings(**options),
     )
 
 
@@ -92,7 +92,7 @@ def test_ranks_and_matches_are_the_evaluations(model, gallery, queries):
     """The clean and occluded queries are ranked as Gallery.score ranks them (dense embedding,
     junk removed): a sweep that embedded them another way would show other ranks than Explore."""
     result = _sweep(model, gallery, queries)
-    series = [occluded_series(q.clip, "car", "size", [0.6, 1.4]) for q in queries]
+    series = [SweepSettings("car", "size", (0.6, 1.4)).draw(q.clip) for q in queries]
     for i, query in enumerate(queries):
         clips = [query.clip] + [s.clip for s in series[i]]
         expected = []
@@ -114,7 +114,7 @@ def test_batched_similarity_and_shares_equal_one_clip_at_a_time(model, gallery, 
     """One forward and backward pass over all the values gives what similarity_gradcam gives
     each clip alone (no gradient of one clip leaks into another's map), and the occluder's
     share is measured at the clip's size."""
-    values = [0.8, 1.6]
+    values = (0.8, 1.6)
     query = queries[0]
     with active_branches("t_static", "s_coarse"):  # the sweep honours the branch switches
         result = _sweep(model, gallery, [query], values=values, kind="pole", size=1.0)
@@ -134,10 +134,10 @@ def test_a_bigger_occluder_covers_more_and_a_position_sweep_moves_it(queries):
     """Size sweeps grow the occluder at the held position; position sweeps move it at the held
     size (a swap of the two would grow a still occluder, or move one of changing size)."""
     clip = queries[0].clip
-    sizes = occluded_series(clip, "car", "size", [0.5, 1.0, 1.5], position=0.25)
+    sizes = SweepSettings("car", "size", (0.5, 1.0, 1.5), position=0.25).draw(clip)
     areas = [float(s.masks.float().mean()) for s in sizes]
     assert areas[0] < areas[1] < areas[2]
-    moves = occluded_series(clip, "pole", "position", [-0.3, 0.0, 0.3], size=1.0)
+    moves = SweepSettings("pole", "position", (-0.3, 0.0, 0.3), size=1.0).draw(clip)
     width = clip.shape[-1]
     centres = [float(s.masks.nonzero()[:, 2].float().mean()) / width for s in moves]
     assert centres[0] < 0.5 - 0.2 and abs(centres[1] - 0.5) < 0.05 and centres[2] > 0.5 + 0.2

@@ -182,7 +182,7 @@ def _one_query_charts(query, rows) -> None:
 # --------------------------------------------------------------------------- sweeps
 
 
-def _sweep_settings() -> tuple[dict, int, list[str], bool]:
+def _sweep_settings() -> tuple[R.SweepSettings, int, list[str], bool]:
     """The sweep form: occluder settings, query count, models; and whether it was submitted."""
     variants = R.sweep_variants(ws)
     with st.form(f"{KEY}:sweep"):
@@ -211,14 +211,9 @@ def _sweep_settings() -> tuple[dict, int, list[str], bool]:
         )
         seed = right.number_input("Colours (seed)", 0, 999, 0, key=f"{KEY}:sweep_seed")
         submitted = st.form_submit_button("Run the sweep", type="primary")
-    settings = {
-        "kind": kind,
-        "axis": axis,
-        "values": SWEEP_VALUES[axis],
-        "size": float(held_size),
-        "position": float(held_position),
-        "seed": int(seed),
-    }
+    settings = R.SweepSettings(
+        kind, axis, SWEEP_VALUES[axis], float(held_size), float(held_position), int(seed)
+    )
     return settings, count, names, submitted
 
 
@@ -229,12 +224,12 @@ def _sweep() -> None:
     settings, count, names, submitted = _sweep_settings()
     indices = R.clean_queries(ws, count)
     variants = R.sweep_variants(ws)
-    clips = len(indices) * (len(settings["values"]) + 1) * len(names)
+    clips = len(indices) * (len(settings.values) + 1) * len(names)
     st.caption(
         f"Queries: {len(indices)} clean queries (#{', #'.join(map(str, indices))}), chosen by a "
         f"rule that consults no model: evenly spaced by index over the clean queries ({CLEAN}) "
         f"{ELIGIBLE}. Each is run without the occluder and with it in every frame at each of "
-        f"{len(settings['values'])} values: {clips} clips through the models, one forward and "
+        f"{len(settings.values)} values: {clips} clips through the models, one forward and "
         f"one Grad-CAM backward pass each, about {SECONDS_PER_CLIP} s a clip on 2 CPU cores "
         f"(bench/sweep_cost.py): about {clips * SECONDS_PER_CLIP / 60:.1f} min, then cached."
     )
@@ -273,26 +268,26 @@ def _sweep() -> None:
     st.dataframe(sweep_rows(results), hide_index=True, key=f"{KEY}:sweep_table")
 
 
-def _sweep_preview(index: int, settings: dict) -> None:
+def _sweep_preview(index: int, settings: R.SweepSettings) -> None:
     """The first query's middle frame with the occluder at each value."""
     clip = R.query_clip(ws, index)
     middle = clip.shape[1] // 2
-    cells = st.columns(len(settings["values"]), gap="xxsmall")
-    for cell, value in zip(cells, settings["values"], strict=True):
-        size = value if settings["axis"] == "size" else settings["size"]
-        position = value if settings["axis"] == "position" else settings["position"]
+    cells = st.columns(len(settings.values), gap="xxsmall")
+    for cell, value in zip(cells, settings.values, strict=True):
+        size = value if settings.axis == "size" else settings.size
+        position = value if settings.axis == "position" else settings.position
         _, drawn, _ = R.occluded(
             f"{ws.key}:query:{index}",
             clip,
-            settings["kind"],
+            settings.kind,
             (position, position),
             size,
             (0, clip.shape[1] - 1),
-            settings["seed"],
+            settings.seed,
         )
         cell.image(
             R.as_images(drawn[:, middle : middle + 1])[0],
-            caption=f"{settings['axis']} {value:g}",
+            caption=f"{settings.axis} {value:g}",
             width="stretch",
         )
 

@@ -138,36 +138,49 @@ def _stat(values: np.ndarray) -> SweepStat:
     return SweepStat(mean=mean, std=std, count=count)
 
 
-def occluded_series(
-    clip: Tensor,
-    kind: str,
-    axis: str,
-    values: Sequence[float],
-    *,
-    size: float = 1.2,
-    position: float = 0.0,
-    seed: int = 0,
-) -> list[OccludedClip]:
-    """The clip with the occluder drawn in every frame, once per swept value.
+@dataclass(frozen=True)
+class SweepSettings:
+    """The occluders of a sweep: one kind, swept in size or in position, the other held.
 
-    Args:
-        clip: uint8 ``(3, T, H, W)``.
+    Attributes:
         kind: the occluder (:data:`strf_core.synth.OCCLUDER_KINDS`).
-        axis: ``"size"`` (``values`` are sizes, at ``position``) or ``"position"`` (``values``
-            are centre positions, standing still, at ``size``).
+        axis: ``"size"`` (``values`` are sizes, x the person's height, at ``position``) or
+            ``"position"`` (``values`` are centre x in frame widths from the centre, standing
+            still, at ``size``).
         values: the swept values.
         size, position: the setting held while the other is swept.
-        seed: the occluder's colours (the same for every value).
+        seed: the occluder's colours (the same at every value).
+
+    Raises:
+        ValueError: an unknown axis, or no value.
     """
-    if axis not in AXES:
-        raise ValueError(f"axis must be one of {AXES}, got {axis!r}")
-    if not len(values):
-        raise ValueError("a sweep needs at least one value")
-    out = []
-    for value in values:
-        at_size, at_position = (value, position) if axis == "size" else (size, value)
-        out.append(occlude(clip, kind, position=float(at_position), size=float(at_size), seed=seed))
-    return out
+
+    kind: str
+    axis: str
+    values: tuple[float, ...]
+    size: float = 1.2
+    position: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.axis not in AXES:
+            raise ValueError(f"axis must be one of {AXES}, got {self.axis!r}")
+        if not len(self.values):
+            raise ValueError("a sweep needs at least one value")
+
+    def draw(self, clip: Tensor) -> list[OccludedClip]:
+        """The clip with the occluder in every frame, once per value.
+
+        Shape:
+            clip: ``(3, T, H, W)`` uint8.
+        """
+        out = []
+        for value in self.values:
+            size, position = (value, self.position) if self.axis == "size" else (self.size, value)
+            out.append(
+                occlude(clip, self.kind, position=float(position), size=float(size), seed=self.seed)
+            )
+        return out
 
 
 def nearest_true_match(
@@ -201,12 +214,7 @@ def occlusion_sweep(
     gallery_camids: Sequence[int] | np.ndarray,
     *,
     input_size: tuple[int, int],
-    kind: str,
-    axis: str,
-    values: Sequence[float],
-    size: float = 1.2,
-    position: float = 0.0,
-    seed: int = 0,
+    settings: SweepSettings,
     layer: str = "layer4",
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
@@ -220,7 +228,7 @@ def occlusion_sweep(
         gallery_pids, gallery_camids: the gallery's labels.
         input_size: the model's input ``(h, w)``; clips are resized to it as the test loader
             resizes them (the occluder is drawn and measured at the clips' own size).
-        kind, axis, values, size, position, seed: the occluders (:func:`occluded_series`).
+        settings: the occluders.
         layer: the layer Grad-CAM explains.
         progress: called with ``(queries done, queries)`` after each query.
 
@@ -228,8 +236,8 @@ def occlusion_sweep(
         The sweep, with the STRF branches that were switched on.
 
     Raises:
-        ValueError: a bad axis or kind, a query longer than ``MAX_FRAMES`` or without a true
-            match in the gallery, gallery labels that do not fit its embeddings.
+        ValueError: an unknown occluder kind, a query longer than ``MAX_FRAMES`` or without a
+            true match in the gallery, gallery labels that do not fit its embeddings.
 
     Shape:
         gallery_features: ``(G, D)``; gallery_pids, gallery_camids: ``(G,)``.
@@ -241,7 +249,7 @@ def occlusion_sweep(
             f"{len(camids)} camera ids"
         )
     resize = ClipTransform(size=input_size, flip_p=0.0, normalize=False)
-    q, v = len(queries), len(values)
+    q, v = len(queries), len(settings.values)
     rank = np.zeros((q, v), np.int64)
     similarity = np.zeros((q, v))
     share = np.full((q, v), np.nan)
@@ -255,9 +263,7 @@ def occlusion_sweep(
                 f"query {i} has {frames} frames; a sweep runs queries of at most {MAX_FRAMES} "
                 "in one piece, as the dense evaluation embeds them"
             )
-        series = occluded_series(
-            query.clip, kind, axis, values, size=size, position=position, seed=seed
-        )
+        series = settings.draw(query.clip)
         clips = [query.clip] + [s.clip for s in series]
         batch = torch.stack([resize(c.unbind(1)) for c in clips])  # (V+1, 3, T, h, w) uint8
         with torch.no_grad():
@@ -291,8 +297,8 @@ def occlusion_sweep(
             progress(i + 1, q)
     switched = current_active_branches()
     return SweepResult(
-        axis=axis,
-        values=np.asarray(values, np.float64),
+        axis=settings.axis,
+        values=np.asarray(settings.values, np.float64),
         rank=rank,
         similarity=similarity,
         occluder_share=share,
