@@ -76,15 +76,24 @@ def test_every_occluded_query_gets_shares_that_add_up_and_its_pixel_areas(world)
     assert sum(summary.occluded.values()) == pytest.approx(1.0)
 
 
-def test_strf_evidence_writes_rows_and_names_a_world_without_masks(world, tmp_path, capsys):
+def test_strf_evidence_writes_rows_and_names_a_world_without_masks(
+    world, tmp_path, capsys, monkeypatch
+):
     config = load_config(None, ["model.name=p3dc_resnet_tiny", "data.height=64", "data.width=32"])
     torch.manual_seed(0)
     model = build_model("p3dc_resnet_tiny", num_classes=6, strf=True)
     save_checkpoint(tmp_path / "strf", model, TrainingState(), config_to_yaml(config))
     out = tmp_path / "evidence.json"
-    args = ["evidence", str(tmp_path / "strf"), "--data-root", str(world), "--queries", "2"]
+    cache = ["--cache", str(tmp_path / "measured")]
+    args = ["evidence", str(tmp_path / "strf"), "--data-root", str(world), "--queries", "2", *cache]
     table = tmp_path / "evidence.md"
     assert main([*args, "--branches-off", "--json", str(out), "--markdown", str(table)]) == 0
+    first = out.read_text()
+    # Measured once: a re-run reads every model back from the cache, to the same rows.
+    monkeypatch.setattr("strf_core.experiments.evidence.query_evidence", _measured_again)
+    assert main([*args, "--branches-off", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["rows"] == json.loads(first)["rows"]
+    monkeypatch.undo()
     assert "| strf without s_coarse | " in table.read_text()
     rows = json.loads(out.read_text())["rows"]
     assert [r["label"] for r in rows] == [
@@ -100,7 +109,7 @@ def test_strf_evidence_writes_rows_and_names_a_world_without_masks(world, tmp_pa
     other = build_model("p3dc_resnet_tiny", num_classes=6, strf=True)
     save_checkpoint(tmp_path / "seed1", other, TrainingState(), config_to_yaml(config))
     seeds = [f"STRF={tmp_path / 'strf'}", f"STRF={tmp_path / 'seed1'}"]
-    pooled = ["evidence", *seeds, "--data-root", str(world), "--queries", "2"]
+    pooled = ["evidence", *seeds, "--data-root", str(world), "--queries", "2", *cache]
     assert main([*pooled, "--json", str(out), "--markdown", str(table)]) == 0
     written = json.loads(out.read_text())
     assert [r["label"] for r in written["rows"]] == ["STRF", "STRF"]
@@ -132,6 +141,10 @@ def test_rows_are_summarized_over_the_queries_every_model_has_evidence_for():
     assert [(r.label, r.queries, r.total) for r in rows] == [("a", 1, 3), ("b", 1, 3)]
     assert rows[0].occluded["person"] == pytest.approx(0.5)  # query 1 left out of a as well
     assert rows[1].occluded["person"] == pytest.approx(0.3)
+
+
+def _measured_again(*args, **kwargs):
+    raise AssertionError("measured again instead of read from the cache")
 
 
 def _summary(label: str, person: float) -> EvidenceSummary:

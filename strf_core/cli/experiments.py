@@ -230,15 +230,17 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
     from strf_core.data.datasets import build_dataset
     from strf_core.engine.checkpoint import load_trained_model
     from strf_core.experiments.evidence import (
+        cached_query_evidence,
         evidence_markdown,
         group_runs,
         occluded_queries,
-        query_evidence,
         summarize_common,
     )
     from strf_core.experiments.results import write_json_atomic, write_text_atomic
+    from strf_core.package_data import cache_root
 
     checkpoints = [_labelled(a) for a in args.checkpoints]
+    cache = Path(args.cache) if args.cache else cache_root() / "evidence"
     dataset = build_dataset("mars", args.data_root, protocol="ap3d")
     queries = occluded_queries(dataset)
     if args.queries:
@@ -257,7 +259,9 @@ def _cmd_evidence(args: argparse.Namespace) -> int:
                 variants.append((f" without {branch}", others))
         for suffix, branches in variants:
             size = (config.data.height, config.data.width)
-            found = query_evidence(model, dataset, size=size, branches=branches, queries=queries)
+            found = cached_query_evidence(
+                model, dataset, cache, size=size, branches=branches, queries=queries
+            )
             runs.append((name + suffix, found))
             sources.append({"checkpoint": _display_path(directory), "branches": branches})
             print(f"  measured {name + suffix} ({directory})", file=sys.stderr, flush=True)
@@ -331,6 +335,11 @@ def add_evidence_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     )
     p.add_argument("--json", help="write the rows to this JSON file")
     p.add_argument("--markdown", help="write the table to this Markdown file")
+    p.add_argument(
+        "--cache",
+        help="where each model's measurement is kept once made (default: $STRF_CACHE/evidence); "
+        "a re-run, or one pooling runs measured by other processes, reads them back",
+    )
     p.set_defaults(func=_cmd_evidence)
     return p
 

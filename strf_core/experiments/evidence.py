@@ -15,21 +15,26 @@ region, what a uniform map would score.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strf_core.atomic import write_text_atomic
 from strf_core.data.datasets import ReIDDataset
 from strf_core.data.tracklet import Tracklet
 from strf_core.explain import similarity_gradcam
 from strf_core.explain.evidence import REGIONS, evidence_shares
 from strf_core.features import extract_features, load_clip
 from strf_core.modules import active_branches
+from strf_core.retrieval.keys import weights_digest
 from strf_core.synth.ground_truth import load_masks
 
 
@@ -153,6 +158,45 @@ def query_evidence(
                 )
             )
     return results
+
+
+def cached_query_evidence(
+    model: nn.Module,
+    dataset: ReIDDataset,
+    cache: Path,
+    *,
+    size: tuple[int, int],
+    branches: Sequence[str] | None = None,
+    queries: Sequence[int] | None = None,
+) -> list[QueryEvidence]:
+    """:func:`query_evidence`, stored under ``cache`` once measured, keyed by the weights, the
+    branch set, the input size, the world (its generator record) and the queries; so a long
+    measurement resumes model by model and runs can be measured in separate processes and
+    pooled later."""
+    from strf_core.synth import load_metadata
+
+    chosen = occluded_queries(dataset) if queries is None else [int(i) for i in queries]
+    key = {
+        "weights": weights_digest(model),
+        "branches": None if branches is None else sorted(branches),
+        "size": list(size),
+        "world": load_metadata(dataset.root)["generator"],
+        "queries": chosen,
+    }
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    path = Path(cache) / f"{name}.json"
+    if path.is_file():
+        stored = json.loads(path.read_text())
+        if stored.get("key") == key:
+            return [QueryEvidence(**{**e, **_tuples(e)}) for e in stored["evidence"]]
+    found = query_evidence(model, dataset, size=size, branches=branches, queries=chosen)
+    payload = {"key": key, "evidence": [asdict(e) for e in found]}
+    write_text_atomic(path, json.dumps(payload))
+    return found
+
+
+def _tuples(record: dict) -> dict:
+    return {f: tuple(record[f]) for f in ("occluded", "all_frames", "area")}
 
 
 def summarize(label: str, evidence: Sequence[QueryEvidence], total: int) -> EvidenceSummary:
