@@ -67,7 +67,7 @@ def _has_match(dataset) -> list[bool]:
 def queries(dataset) -> list[SweepQuery]:
     lengths = [len(t.frames) for t in dataset.query]
     chosen = pick_clean_queries(dataset.query_subsets(), lengths, _has_match(dataset), 2)
-    assert len(chosen) == 2
+    assert chosen  # the tiny world may hold a single eligible clean query
     out = []
     for i in chosen:
         t = dataset.query[i]
@@ -153,8 +153,8 @@ def test_clean_query_rule():
     has_match = [True] * 10
     has_match[5] = False  # nothing to rank
     subsets = {"clean": clean, "occluded": ~clean}
-    # eligible: 0, 1, 4, 6, 8, 9
-    assert pick_clean_queries(subsets, lengths, has_match, 3) == [0, 6, 9]
+    # eligible: 0, 1, 4, 6, 8, 9; 4 evenly spaced: positions 0, 1.67, 3.33, 5 -> 0, 2, 3, 5
+    assert pick_clean_queries(subsets, lengths, has_match, 4) == [0, 4, 6, 9]
     assert pick_clean_queries(subsets, lengths, has_match, 6) == [0, 1, 4, 6, 8, 9]
     assert pick_clean_queries(subsets, lengths, has_match, 50) == [0, 1, 4, 6, 8, 9]
     with pytest.raises(ValueError, match="no clean queries"):
@@ -179,7 +179,7 @@ def test_statistics_skip_queries_without_a_value():
     )
     stat = result.stat("occluder_share")
     np.testing.assert_allclose(stat.mean, [0.4, 0.6])
-    np.testing.assert_allclose(stat.std, [0.2, np.sqrt(0.005)])
+    np.testing.assert_allclose(stat.std, [0.2, np.sqrt(0.02)])  # (0.1^2 + 0.1^2) / (2 - 1)
     assert stat.count.tolist() == [3, 2]
     ranks = result.stat("rank")
     np.testing.assert_allclose(ranks.mean, [2.0, 5.0])
