@@ -158,7 +158,7 @@ def test_differences_from_the_baseline_on_one_scale():
     benchmark = json.loads((RESULTS / "benchmark.json").read_text())
     base, strf = benchmark["rows"][0], benchmark["rows"][1]
     at = _page()
-    chart = next(c for c in _charts(at) if "difference from the baseline" in json.dumps(c))
+    chart = next(c for c in _charts(at) if "minus the baseline, points" in json.dumps(c))
     trace = next(t for t in chart["data"] if t.get("name") == "64x32 clips")  # the mAP panel
     assert trace["y"][0] == "overall"
     points = 100 * (strf["stats"]["mAP"]["mean"] - base["stats"]["mAP"]["mean"])
@@ -168,7 +168,7 @@ def test_differences_from_the_baseline_on_one_scale():
     ranges = {
         tuple(c["layout"]["xaxis"]["range"])
         for c in _charts(at)
-        if "range" in c["layout"].get("xaxis", {}) and "difference" in json.dumps(c)
+        if "range" in c["layout"].get("xaxis", {}) and "minus the baseline" in json.dumps(c)
     }
     assert len(ranges) == 1, ranges  # the ablation charts share one scale
     assert any("t_dynamic and s_fine are the same operator" in c.value for c in at.caption)
@@ -222,7 +222,7 @@ def test_evidence_reports_old_and_new(monkeypatch, tmp_path):
         R.evidence_tables.clear()
     new = _table_with(at, ["baseline", "strf", "pixel shares (a uniform map)"])
     assert new.loc["baseline", "person"] == "0.220 ± 0.020"
-    assert new.loc["strf", "runs (seeds)"] == 3
+    assert new.loc["strf", "runs (seeds)"] == "3"
     assert new.loc["pixel shares (a uniform map)", "occluder"] == "0.250"
     old = [d.value for d in at.dataframe if "person" in d.value.columns][1].set_index("model")
     assert old.loc["strf", "person"] == "0.400" and old.loc["strf", "queries"] == "40 of 42"

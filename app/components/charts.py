@@ -94,9 +94,7 @@ def difference_chart(
         cols=len(METRICS),
         shared_yaxes=True,
         horizontal_spacing=0.04,
-        subplot_titles=[
-            f"{name}: difference from the baseline, points" for name in METRICS.values()
-        ],
+        subplot_titles=[f"{name} minus the baseline, points" for name in METRICS.values()],
     )
     for i, comparison in enumerate(comparisons):
         row_color = color(comparison.name, i + 1)
@@ -104,7 +102,7 @@ def difference_chart(
             y, x, spread, text = [], [], [], []
             for subset in subsets:
                 d = differences(comparison, metric, subset)
-                y.append(SUBSET_TITLES[subset] if by_subset else comparison.other.label)
+                y.append(SUBSET_TITLES[subset] if by_subset else comparison.name)
                 x.append(None if d is None else d.points)
                 spread.append(None if d is None or d.spread is None else d.spread)
                 text.append(NOT_RUN if d is None else f"{d.points:+.1f}")
@@ -131,7 +129,7 @@ def difference_chart(
                 fig.add_trace(
                     go.Scatter(
                         x=[paper],
-                        y=[SUBSET_TITLES[None] if by_subset else comparison.other.label],
+                        y=[SUBSET_TITLES[None] if by_subset else comparison.name],
                         mode="markers",
                         marker={"symbol": "diamond-open", "size": 11, "color": PAPER_COLOR},
                         name=f"{PAPER}: the paper's difference",
@@ -145,7 +143,8 @@ def difference_chart(
         fig.add_vline(x=0, line={"color": BASELINE_COLOR, "width": 1}, row=1, col="all")
     if x_range is not None:
         fig.update_xaxes(range=list(x_range))
-    fig.update_yaxes(autorange="reversed", automargin=True)
+    # Categories: labels such as "1" or "1-2" (Table 5's stages) are names, not numbers or dates.
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
     rows = len(subsets) if by_subset else len(comparisons)
     fig.update_layout(
         height=120 + 44 * max(rows, 1) + (40 if by_subset else 0),

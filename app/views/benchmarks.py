@@ -41,19 +41,42 @@ def _minutes(seconds: float | None) -> str:
 
 
 def table(rows: list[R.Row]) -> list[dict]:
-    """One display row per result row: ours (mean ± std, %) per subset, then the paper's."""
+    """One display row per result row: ours over every query (mean ± std, %), then the
+    paper's MARS numbers."""
     out = []
     for row in rows:
         line = {"model": row.label, "seeds": f"{len(row.seeds)}/{len(row.seeds_planned)}"}
-        for subset, name in charts.SUBSET_TITLES.items():
-            for metric, metric_name in charts.METRICS.items():
-                column = metric_name if subset is None else f"{name} {metric_name}"
-                line[column] = str(row.stat(metric, subset))
-            if subset is None:  # the paper's beside our overall numbers (MARS has no subsets)
-                for metric_name, value in zip(charts.METRICS.values(), row.paper_mars, strict=True):
-                    line[f"{PAPER} {metric_name}"] = _paper_text(value)
+        for metric, metric_name in charts.METRICS.items():
+            line[metric_name] = str(row.stat(metric))
+        for metric_name, value in zip(charts.METRICS.values(), row.paper_mars, strict=True):
+            line[f"{PAPER} {metric_name}"] = _paper_text(value)
         out.append(line)
     return out
+
+
+def subset_table(rows: list[R.Row]) -> list[dict]:
+    """Ours per hard case (the paper has no subsets): a table of its own, so that no table
+    is wider than the page."""
+    out = []
+    for row in rows:
+        line = {"model": row.label}
+        for subset, name in charts.SUBSET_TITLES.items():
+            if subset is not None:
+                for metric, metric_name in charts.METRICS.items():
+                    line[f"{name} {metric_name}"] = str(row.stat(metric, subset))
+        out.append(line)
+    return out
+
+
+def show(rows: list[dict], key: str) -> None:
+    """A table tall enough for every row (no inner scrolling) and as wide as the page."""
+    st.dataframe(rows, hide_index=True, key=key, width="stretch", height=35 * (len(rows) + 1) + 3)
+
+
+def tables(rows: list[R.Row], key: str) -> None:
+    """Every query with the paper's numbers, then the hard cases."""
+    show(table(rows), key)
+    show(subset_table(rows), f"{key}:subsets")
 
 
 RECIPE_WORDS = {  # a report's recipe keys, in words, in this order
@@ -79,7 +102,7 @@ def recipe_rows(recipe: dict) -> list[dict]:
 
 def _provenance(report: R.Report, what: str, key: str) -> None:
     """The command that reproduces a table, its recipe (a table), its protocol and its cost."""
-    st.code(report.command, language="bash")
+    st.code(report.command, language="bash", wrap_lines=True)
     st.caption(
         f"{what}: {report.cells_finished} of {report.cells_planned} distinct runs finished; "
         f"training + evaluation wall time of the finished runs {_minutes(report.wall_s)}. "
@@ -88,7 +111,7 @@ def _provenance(report: R.Report, what: str, key: str) -> None:
     rows = recipe_rows(report.recipe)
     if rows:
         with st.expander("The recipe every run shares"):
-            st.dataframe(rows, hide_index=True, key=f"bench:{key}:recipe")
+            show(rows, f"bench:{key}:recipe")
 
 
 def _gap_note(base: R.Row, other: R.Row) -> str:
@@ -146,7 +169,7 @@ def _live_cmc() -> None:
             value = recorded[label].get(metric)
             line[f"recorded {name}"] = _paper_text(None if value is None else 100 * value)
         rows.append(line)
-    st.dataframe(rows, hide_index=True, key="bench:live_cmc_table")
+    show(rows, "bench:live_cmc_table")
     st.caption(
         f"{len(ws.dataset.query)} queries, {len(ws.dataset.gallery)} gallery tracklets; "
         "live = this app's embeddings (dense, all frames; read from the embeddings shipped "
@@ -169,7 +192,7 @@ def benchmark(reports: dict[str, R.Report | None]) -> None:
             continue
         _provenance(report, "Benchmark", f"benchmark{clip_size}")
         rows = report.rows
-        st.dataframe(table(rows), hide_index=True, key=f"bench:benchmark_table:{clip_size}")
+        tables(rows, f"bench:benchmark_table:{clip_size}")
         st.caption(_seeds_note(rows))
         ran = [r for r in rows if r.stat("mAP").ran]
         if len(ran) >= 2:
@@ -228,7 +251,7 @@ def evidence() -> None:
         rows = [
             {
                 "model": g.label,
-                "runs (seeds)": g.runs,
+                "runs (seeds)": str(g.runs),
                 "queries": f"{g.queries} of {g.total}",
                 "person": _share(g.occluded["person"]),
                 "occluder": _share(g.occluded["occluder"]),
@@ -242,7 +265,7 @@ def evidence() -> None:
             rows.append(
                 {
                     "model": "pixel shares (a uniform map)",
-                    "runs (seeds)": None,
+                    "runs (seeds)": "",
                     "queries": "",
                     "person": f"{area['person']:.3f}",
                     "occluder": f"{area['occluder']:.3f}",
@@ -250,7 +273,7 @@ def evidence() -> None:
                     "person, all frames": "",
                 }
             )
-        st.dataframe(rows, hide_index=True, key=f"bench:evidence:{found.name}")
+        show(rows, f"bench:evidence:{found.name}")
         several = any(g.runs > 1 for g in found.groups)
         st.caption(
             "Mean over the queries counted (the same queries in every row)"
@@ -301,7 +324,7 @@ def ablations(report: R.Report) -> None:
         st.subheader(title)
         missing = sum(1 for r in rows if not r.stat("mAP").ran)
         st.caption(note + (f" {missing} of {len(rows)} rows not run yet." if missing else ""))
-        st.dataframe(table(rows), hide_index=True, key=f"bench:{group}:table")
+        tables(rows, f"bench:{group}:table")
         fig = charts.difference_chart(_against_base(rows), x_range=x_range)
         st.plotly_chart(fig, width="stretch", key=f"bench:{group}:chart")
 
@@ -310,7 +333,7 @@ def recipe_search(report: R.Report) -> None:
     """The recipe variants, baseline and STRF each, and STRF's lead under each."""
     st.header("Training-recipe search (64x32 clips)")
     _provenance(report, "Recipe search", "recipe")
-    st.dataframe(table(report.rows), hide_index=True, key="bench:recipe:table")
+    tables(report.rows, "bench:recipe:table")
     by_label = {r.label: r for r in report.rows}
     pairs = []
     for label, row in by_label.items():

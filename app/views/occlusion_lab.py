@@ -203,13 +203,13 @@ def _sweep_settings() -> tuple[R.SweepSettings, int, list[str], bool]:
             step=0.05,
             key=f"{KEY}:sweep_position",
         )
-        names = right.multiselect(
+        seed = right.number_input("Colours (seed)", 0, 999, 0, key=f"{KEY}:sweep_seed")
+        names = st.multiselect(
             "Models",
             tuple(variants),
             default=list(variants)[:3],
             key=f"{KEY}:sweep_models",
         )
-        seed = right.number_input("Colours (seed)", 0, 999, 0, key=f"{KEY}:sweep_seed")
         submitted = st.form_submit_button("Run the sweep", type="primary")
     settings = R.SweepSettings(
         kind, axis, SWEEP_VALUES[axis], float(held_size), float(held_position), int(seed)
@@ -265,7 +265,8 @@ def _sweep() -> None:
         "in; the grey dashed line is its share of the pixels, what a uniform map would score. "
         f"Computed in {took:.0f} s."
     )
-    st.dataframe(sweep_rows(results), hide_index=True, key=f"{KEY}:sweep_table")
+    rows = sweep_rows(results)
+    st.dataframe(rows, hide_index=True, key=f"{KEY}:sweep_table", height=35 * (len(rows) + 1) + 3)
 
 
 def _sweep_preview(index: int, settings: R.SweepSettings) -> None:

@@ -42,8 +42,12 @@ def _found_runs(folder: str) -> dict[str, Path]:
             f"No checkpoint under {search.root} (a folder holding "
             f"{' and '.join(R.CHECKPOINT_FILES)}, up to {R.SEARCH_DEPTH} levels down)."
         )
-    elif search.truncated:
-        st.caption(f"The first {len(search.found)} checkpoints found are listed.")
+    else:
+        shown = "the first " if search.truncated else ""
+        st.caption(
+            f"Found {len(search.found)} checkpoint(s) under {search.root}; {shown}listed below "
+            "by their path in it."
+        )
     return {
         (path.relative_to(search.root).as_posix() if path != search.root else path.name): path
         for path in search.found
