@@ -5,7 +5,7 @@ For the demo models (``sample_data/models/{baseline,strf}``) on the demo world's
 (a car, sizes 0.4-2.5: the lab's default), timed end to end: drawing the occluders, one
 forward pass of the clean clip, one forward and Grad-CAM backward pass over the clean and
 occluded clips, ranking. Reported per clip (a query at one value) and for the lab's default
-sweep (6 queries, 8 clips each, 3 models). The load average at the start is recorded: on a
+sweep (4 queries, 8 clips each, 3 models). The load average at the start is recorded: on a
 shared machine other processes slow every figure.
 
 Usage::
@@ -34,7 +34,7 @@ from strf_core.explain.sweep import SweepQuery, SweepSettings, occlusion_sweep, 
 from strf_core.features import load_clip
 
 VALUES = (0.4, 0.7, 1.0, 1.3, 1.6, 2.0, 2.5)
-LAB_QUERIES, LAB_MODELS = 6, 3  # the lab's default sweep
+LAB_QUERIES, LAB_MODELS = 4, 3  # the lab's default sweep
 
 
 def main() -> None:

@@ -18,8 +18,10 @@ SWEEP_VALUES = {  # the swept values of each axis
     "position": (-0.5, -0.35, -0.2, -0.1, 0.0, 0.1, 0.2, 0.35, 0.5),
 }
 # Measured by bench/sweep_cost.py on this 2-core machine (bench/results/sweep_cost.json): one
-# clip of 16 frames at 128x64 through a demo model, forward and Grad-CAM backward.
-SECONDS_PER_CLIP = 0.35
+# clip (17 frames on average, 128x64) through a demo model, forward and Grad-CAM backward, with
+# the machine's load average at 11.6 (two trainings and tests running).
+SECONDS_PER_CLIP = 2.6
+MEASURED_LOAD = 11.6
 CLEAN = "no occluder drawn by the world, not misaligned, no look-alike"
 ELIGIBLE = "of at most 32 frames with a true match in the gallery"
 RULE = f"the first clean query ({CLEAN}; by index) {ELIGIBLE}"
@@ -191,7 +193,7 @@ def _sweep_settings() -> tuple[R.SweepSettings, int, list[str], bool]:
         axis = left.radio(
             "Sweep its", ("size", "position"), horizontal=True, key=f"{KEY}:sweep_axis"
         )
-        count = middle.slider("Clean queries", 2, 16, 6, key=f"{KEY}:sweep_count")
+        count = middle.slider("Clean queries", 2, 16, 4, key=f"{KEY}:sweep_count")
         held_size = middle.slider(
             "Size while the position is swept", 0.4, 2.5, 1.0, step=0.1, key=f"{KEY}:sweep_size"
         )
@@ -230,8 +232,10 @@ def _sweep() -> None:
         f"rule that consults no model: evenly spaced by index over the clean queries ({CLEAN}) "
         f"{ELIGIBLE}. Each is run without the occluder and with it in every frame at each of "
         f"{len(settings.values)} values: {clips} clips through the models, one forward and "
-        f"one Grad-CAM backward pass each, about {SECONDS_PER_CLIP} s a clip on 2 CPU cores "
-        f"(bench/sweep_cost.py): about {clips * SECONDS_PER_CLIP / 60:.1f} min, then cached."
+        f"one Grad-CAM backward pass each. Measured on 2 CPU cores under a load average of "
+        f"{MEASURED_LOAD:g} (bench/sweep_cost.py): {SECONDS_PER_CLIP:g} s a clip, so about "
+        f"{clips * SECONDS_PER_CLIP / 60:.0f} min for this sweep (less on idle cores); then "
+        "cached for this server's life."
     )
     if not names:
         st.info("Choose at least one model.")
