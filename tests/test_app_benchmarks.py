@@ -172,7 +172,8 @@ def test_differences_from_the_baseline_on_one_scale():
     }
     assert len(ranges) == 1, ranges  # the ablation charts share one scale
     assert any("t_dynamic and s_fine are the same operator" in c.value for c in at.caption)
-    assert any(i.value.startswith("No benchmark at 128x64 yet") for i in at.info)
+    if not (RESULTS / "clips128" / "benchmark.json").is_file():  # still training
+        assert any(i.value.startswith("No benchmark at 128x64 yet") for i in at.info)
 
 
 def test_a_partial_128x64_benchmark_says_how_many_seeds(monkeypatch):
