@@ -89,6 +89,11 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device) -> int:
     return (_proc_status_kib("VmHWM") - base) * 1024
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, for writing beside a figure."""
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def device_facts(device: torch.device) -> dict[str, object]:
     facts: dict[str, object] = {
         "device": str(device),

@@ -1,13 +1,18 @@
-"""Speed of ``evaluate_rank`` on MARS-sized problems against a per-query NumPy loop.
+"""Speed of ``evaluate_rank`` against torchreid's Cython ranking, on one thread and two.
 
-Two problems with MARS-like labels (636 test identities over 6 cameras, distractors with pid 0,
-1980 queries): the torchreid protocol's 1980 x 9330 and the AP3D protocol's 1980 x 11310 (query +
-gallery). Both evaluators run on the same distance matrix in the same process; the results must
-agree. Medians of interleaved repeats; peak memory beyond the distance matrix after the timings.
+Problems with MARS-like labels (636 test identities over 6 cameras, distractors with pid 0, 1980
+queries): the torchreid protocol's 1980 x 9330 and the AP3D protocol's 1980 x 11310 (query +
+gallery); ``--problems large`` is 10,000 x 100,000 (6,360 identities), timed once. Both rankings
+run on the same distance matrix in the same process, calls interleaved, medians; the results must
+agree to 1e-6 (torchreid accumulates in float32), and on the MARS-sized problems ours must equal
+the per-query NumPy loop. torchreid's ``rank_cy.pyx`` is compiled when Cython is installed (see
+``_torchreid_cy.py``); otherwise the table says so and shows ours alone. Peak memory beyond the
+distance matrix is measured after all timings; the load average is written beside each figure.
 
 Usage::
 
-    python bench/eval_speed.py [--repeats 5] [--out FILE]
+    python bench/eval_speed.py [--threads 1 2] [--repeats 5] [--rank-cy PATH] [--out FILE]
+    python bench/eval_speed.py --problems large --out bench/results/eval_speed_large.json
 """
 
 from __future__ import annotations
@@ -23,19 +28,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     device_facts,
     interleaved_medians,
+    load_average,
     markdown_table,
     peak_memory_bytes,
     write_json,
 )
+from _torchreid_cy import torchreid_cython
 
 from strf_core.metrics import evaluate_rank
 from strf_core.metrics.reference import evaluate_rank_loop
 
+MAX_RANK = 50
+PROBLEMS = {  # name: (queries, gallery, identities)
+    "torchreid": (1980, 9330, 636),
+    "ap3d": (1980, 11310, 636),
+    "large": (10_000, 100_000, 6360),
+}
 
-def mars_like_problem(num_gallery: int, *, num_queries: int = 1980, seed: int = 0):
+
+def mars_like_problem(
+    num_gallery: int, *, num_queries: int = 1980, num_ids: int = 636, seed: int = 0
+) -> tuple[np.ndarray, ...]:
     """Labels shaped like MARS's test split and distances where true matches tend to be close."""
     rng = np.random.default_rng(seed)
-    num_ids, num_cams = 636, 6
+    num_cams = 6
     q_pids = rng.integers(1, num_ids + 1, num_queries)
     q_cams = rng.integers(0, num_cams, num_queries)
     num_distractors = num_gallery // 10
@@ -47,54 +63,126 @@ def mars_like_problem(num_gallery: int, *, num_queries: int = 1980, seed: int = 
     )
     g_cams = rng.integers(0, num_cams, num_gallery)
     dist = rng.random((num_queries, num_gallery), dtype=np.float32)
-    dist[q_pids[:, None] == g_pids[None, :]] *= 0.3  # true matches closer, not always first
+    for start in range(0, num_queries, 1024):  # true matches closer, not always first
+        rows = slice(start, start + 1024)
+        dist[rows][q_pids[rows, None] == g_pids[None, :]] *= 0.3
     return dist, q_pids, g_pids, q_cams, g_cams
+
+
+def available_bytes() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def peer_fits(shape: tuple[int, int]) -> bool:
+    """Whether torchreid's Cython ranking fits in memory: it holds an int64 argsort of the whole
+    matrix, the gathered pids (int64) and an int64 match matrix, 24 bytes an entry."""
+    return 24 * shape[0] * shape[1] * 1.25 < available_bytes()
+
+
+def agree(ours: dict, peer: dict, tol: float) -> bool:
+    return (
+        ours["num_valid"] == peer["num_valid"]
+        and abs(ours["mAP"] - peer["mAP"]) <= tol
+        and float(np.abs(ours["cmc"] - peer["cmc"]).max()) <= tol
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--problems", nargs="+", choices=sorted(PROBLEMS), default=["torchreid", "ap3d"]
+    )
+    parser.add_argument("--rank-cy", default=None, help="path to torchreid's rank_cy.pyx")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     device = torch.device("cpu")
+    evaluate_cy, peer_note = torchreid_cython(args.rank_cy)
+    print(f"torchreid Cython: {peer_note}")
+
     rows, results = [], []
-    for protocol, num_gallery in (("torchreid", 9330), ("ap3d", 11310)):
-        problem = mars_like_problem(num_gallery)
-        fns = {
-            "evaluate_rank": lambda p=problem: evaluate_rank(*p),
-            "per-query loop": lambda p=problem: evaluate_rank_loop(*p),
-        }
-        fast, slow = fns["evaluate_rank"](), fns["per-query loop"]()
-        assert fast["num_valid"] == slow["num_valid"] and abs(fast["mAP"] - slow["mAP"]) < 1e-9
-        seconds = interleaved_medians(fns, repeats=args.repeats, warmup=1, device=device)
-        peak = peak_memory_bytes(fns["evaluate_rank"], device)
-        result = {
-            "protocol": protocol,
-            "shape": [1980, num_gallery],
-            "seconds": seconds,
-            "speedup": seconds["per-query loop"] / seconds["evaluate_rank"],
-            "peak_bytes_evaluate_rank": peak,
-            "distmat_bytes": problem[0].nbytes,
-            "mAP": fast["mAP"],
-            "num_valid": fast["num_valid"],
-        }
-        results.append(result)
-        rows.append(
-            [
-                f"1980 x {num_gallery} ({protocol})",
-                f"{seconds['evaluate_rank']:.3f}",
-                f"{seconds['per-query loop']:.3f}",
-                f"{result['speedup']:.1f}x",
-                f"{peak / 2**20:.0f} (distmat {problem[0].nbytes / 2**20:.0f})",
-            ]
-        )
-    print(f"\n## evaluate_rank vs per-query loop, {torch.get_num_threads()} threads\n")
-    print(
-        markdown_table(
-            ["problem", "evaluate_rank (s)", "per-query loop (s)", "speed-up", "peak MiB"], rows
-        )
-    )
-    path = write_json("eval_speed", {"facts": device_facts(device), "results": results}, args.out)
+    for protocol in args.problems:
+        num_queries, num_gallery, num_ids = PROBLEMS[protocol]
+        problem = mars_like_problem(num_gallery, num_queries=num_queries, num_ids=num_ids)
+        large = protocol == "large"
+        ours = evaluate_rank(*problem, MAX_RANK)
+        check = {"ours_vs_loop": None, "ours_vs_torchreid_cy": None}
+        if not large:
+            check["ours_vs_loop"] = agree(ours, evaluate_rank_loop(*problem, MAX_RANK), 1e-9)
+        fns = {"ours": lambda p=problem: evaluate_rank(*p, MAX_RANK)}
+        run_peer = evaluate_cy is not None and peer_fits(problem[0].shape)
+        if evaluate_cy is not None and not run_peer:
+            print(f"{protocol}: torchreid's Cython ranking skipped, it would not fit in memory")
+        if run_peer:
+            fns["torchreid_cy"] = lambda p=problem: evaluate_cy(*p, MAX_RANK)
+            cmc, mean_ap = fns["torchreid_cy"]()
+            peer = {"num_valid": ours["num_valid"], "mAP": float(mean_ap), "cmc": cmc}
+            check["ours_vs_torchreid_cy"] = agree(ours, peer, 1e-6)
+        if False in check.values():
+            raise SystemExit(f"{protocol}: results disagree: {check}")
+        for threads in args.threads:
+            torch.set_num_threads(threads)
+            before = load_average()
+            seconds = interleaved_medians(
+                fns,
+                repeats=1 if large else args.repeats,
+                warmup=0 if large else 1,
+                device=device,
+            )
+            after = load_average()
+            ratio = seconds["ours"] / seconds["torchreid_cy"] if run_peer else None
+            results.append(
+                {
+                    "protocol": protocol,
+                    "shape": [num_queries, num_gallery],
+                    "threads": threads,
+                    "seconds": seconds,
+                    "ratio_ours_to_torchreid_cy": ratio,
+                    "loadavg_before": before,
+                    "loadavg_after": after,
+                    "checks": check,
+                    "mAP": ours["mAP"],
+                    "num_valid": ours["num_valid"],
+                }
+            )
+            rows.append(
+                [
+                    f"{num_queries} x {num_gallery} ({protocol})",
+                    threads,
+                    f"{seconds['ours']:.3f}",
+                    f"{seconds['torchreid_cy']:.3f}" if run_peer else "n/a",
+                    f"{ratio:.2f}x" if ratio else "n/a",
+                    f"{before} -> {after}",
+                ]
+            )
+        torch.set_num_threads(max(args.threads))
+        memory = {"distmat_bytes": problem[0].nbytes}
+        memory["peak_bytes_ours"] = peak_memory_bytes(fns["ours"], device)
+        if run_peer:
+            memory["peak_bytes_torchreid_cy"] = peak_memory_bytes(fns["torchreid_cy"], device)
+        for result in results:
+            if result["protocol"] == protocol:
+                result["memory"] = memory | {"threads": max(args.threads)}
+        del problem, fns
+    print("\n## evaluate_rank vs torchreid's Cython ranking (medians of interleaved calls)\n")
+    header = ["problem", "threads", "ours (s)", "torchreid Cython (s)", "ratio", "load avg"]
+    print(markdown_table(header, rows))
+    print("\npeak memory beyond the distance matrix (MiB):")
+    for result in results:
+        if result["threads"] == max(args.threads):
+            mem = result["memory"]
+            peer = mem.get("peak_bytes_torchreid_cy")
+            print(
+                f"  {result['protocol']}: ours {mem['peak_bytes_ours'] / 2**20:.0f}, torchreid "
+                f"Cython {'n/a' if peer is None else f'{peer / 2**20:.0f}'} (distmat "
+                f"{mem['distmat_bytes'] / 2**20:.0f})"
+            )
+    facts = device_facts(device) | {"threads": args.threads, "torchreid_cy": peer_note}
+    path = write_json("eval_speed", {"facts": facts, "results": results}, args.out)
     print(f"\nwrote {path}")
 
 

@@ -53,16 +53,70 @@ def frame_strip(
     return fig
 
 
+def clip_animation(
+    clips: Mapping[str, Tensor],
+    title: str,
+    *,
+    fps: float = 6.0,
+    height: int = 360,
+) -> go.Figure:
+    """Clips side by side as one animation (play, pause and a frame slider), where motion
+    matters: a gait is seen in the animation, not in a row of thumbnails.
+
+    Clips of different lengths play together: step ``s`` shows frame ``s mod T`` of each clip,
+    so a shorter one loops.
+
+    Args:
+        clips: uint8 clips of one frame size, by caption.
+        title: the figure's title.
+        fps: frames per second when played.
+        height: the figure's height in pixels.
+
+    Returns:
+        The figure, with one animation frame per time step of the longest clip.
+
+    Shape:
+        clips: each ``(3, T, H, W)`` or ``(T, H, W, 3)``, ``H`` and ``W`` shared.
+    """
+    if not clips or fps <= 0:
+        raise ValueError(f"clip_animation needs at least one clip and fps > 0, got {fps}")
+    names = list(clips)
+    frames = {name: as_images(clip) for name, clip in clips.items()}  # each T x (H, W, 3)
+    sizes = {name: f[0].shape for name, f in frames.items()}
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"clip_animation needs clips of one frame size, got {sizes}")
+    steps = max(len(f) for f in frames.values())
+    # (steps, clips, H, W, 3): step s shows frame s mod T of each clip
+    images = np.stack([[frames[n][s % len(frames[n])] for n in names] for s in range(steps)])
+    fig = px.imshow(images, animation_frame=0, facet_col=1, binary_string=True)
+    fig.for_each_annotation(lambda a: a.update(text=names[int(a.text.split("=")[-1])]))
+    fig.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    lengths = ", ".join(f"{n}: {len(frames[n])}" for n in names)
+    fig.update_layout(
+        title=f"{title}<br><sup>frames per clip ({lengths}); ▶ plays at {fps:g} fps</sup>",
+        height=height,
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+    )
+    duration = 1000 / fps
+    play = fig.layout.updatemenus[0].buttons[0]
+    play.args[1]["frame"]["duration"] = duration
+    play.args[1]["transition"]["duration"] = 0
+    fig.layout.sliders[0].currentvalue.prefix = "step "
+    return fig
+
+
 def mask_panels(
     masks: Mapping[str, Tensor],
     grid: tuple[int, int],
     cells: Mapping[str, tuple[int, int]],
     *,
     title: str,
+    frame: Tensor | None = None,
+    opacity: float = 0.6,
     height_per_row: int = 190,
 ) -> go.Figure:
     """Where each queried cell draws from, for several masks: one row per mask, one column per
-    cell, on one colour scale, the queried cell outlined.
+    cell, on one colour scale (with its colour bar), the queried cell outlined in red.
 
     Unlike :func:`~strf_core.explain.mask_view` the weights are not rescaled: a uniform column
     shows as ``1/hw`` everywhere, a one-hot column as one bright cell.
@@ -72,15 +126,21 @@ def mask_panels(
         grid: the feature map's ``(h, w)``.
         cells: ``(row, col)`` of each queried position, by column label.
         title: the figure's title.
+        frame: a video frame to draw the weights over (each cell then covers its block of
+            pixels, axes in pixels); ``None``: the grid alone (axes in cells).
+        opacity: of the weights over ``frame``.
         height_per_row: pixels per mask row.
 
     Returns:
         The figure.
 
     Shape:
-        masks: each ``(hw, hw)``.
+        masks: each ``(hw, hw)``. frame: ``(3, H, W)`` uint8.
     """
     h, w = grid
+    image = None if frame is None else as_images(frame[:, None])[0]  # (H, W, 3)
+    # one cell spans (sy, sx) units of the axes: pixels over a frame, 1 on the bare grid
+    sy, sx = (1.0, 1.0) if image is None else (image.shape[0] / h, image.shape[1] / w)
     rows, cols = list(masks), list(cells)
     fig = make_subplots(
         rows=len(rows),
@@ -98,13 +158,18 @@ def mask_panels(
             if not (0 <= row < h and 0 <= col < w):
                 raise ValueError(f"cell {name!r} {cells[name]} lies outside the {h}x{w} grid")
             weights = mask[:, row * w + col].float().reshape(h, w).cpu().numpy()
-            fig.add_trace(go.Heatmap(z=weights, coloraxis="coloraxis"), i, k)
+            heatmap = go.Heatmap(z=weights, coloraxis="coloraxis")
+            if image is not None:
+                fig.add_trace(go.Image(z=image, hoverinfo="skip"), i, k)
+                # cell centres in pixels: cell c covers pixels [c * sx, (c + 1) * sx)
+                heatmap.update(x0=sx / 2 - 0.5, dx=sx, y0=sy / 2 - 0.5, dy=sy, opacity=opacity)
+            fig.add_trace(heatmap, i, k)
             fig.add_shape(
                 type="rect",
-                x0=col - 0.5,
-                x1=col + 0.5,
-                y0=row - 0.5,
-                y1=row + 0.5,
+                x0=col * sx - 0.5,
+                x1=(col + 1) * sx - 0.5,
+                y0=row * sy - 0.5,
+                y1=(row + 1) * sy - 0.5,
                 line={"color": "red", "width": 2},
                 row=i,
                 col=k,

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,9 +331,10 @@ def test_upload_tracklet(page: Page, server: Server) -> None:
         choose_upload(page)
         expect_count(page, SUMMARY, 0)  # no query: no columns
         upload(page, EXAMPLE_ZIP)
-        # MARS-style names in the zip (0278C4T0001F001.jpg) give the identity and the camera.
+        # MARS-style names in the zip (PPPPCcTttttFfff.jpg) give the identity and the camera.
         page.get_by_text(f"{EXAMPLE_ZIP.name} (").wait_for()
-        page.get_by_text("id 278, camera 4").first.wait_for()
+        first = sorted(zipfile.ZipFile(EXAMPLE_ZIP).namelist())[0]
+        page.get_by_text(f"id {int(first[:4])}, camera {int(first[5])}").first.wait_for()
         wait_columns(page)
         no_exception(page)
         screenshot(page, "03-upload-misaligned-zip")

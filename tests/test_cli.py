@@ -215,17 +215,23 @@ def test_eval_without_a_root_says_where_the_demo_world_is(tmp_path, capsys, monk
     from strf_core.synth import META_NAME
 
     monkeypatch.setenv("STRF_CACHE", str(tmp_path / "cache"))
+    from strf_core.demo import MODELS_DIR
+
     model = _exported_model(tmp_path)
     assert main(["eval", str(model), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
-    world = tmp_path / "cache" / "synth" / "demo-seed0-128x64"
+    recorded = json.loads((MODELS_DIR / "baseline" / "eval.json").read_text())["world"]
+    height, width = recorded["size"]
+    spec = f"--preset {recorded['preset']} --seed {recorded['seed']} --size {height}x{width}"
+    name = f"{recorded['preset']}-seed{recorded['seed']}-{height}x{width}"
+    world = tmp_path / "cache" / "synth" / name
     assert err.startswith(
         "strf eval: error: the checkpoint's config has no data.root (exported models leave it "
-        "out); give --data-root DATASET_FOLDER. This model was evaluated on the synthetic world "
-        "--preset demo --seed 0 --size 128x64."
+        f"out); give --data-root DATASET_FOLDER. This model was evaluated on the synthetic world "
+        f"{spec}."
     )
     assert f"strf demo (the demo models' world, written to {world}-test" in err
-    assert "strf synth ROOT --preset demo --seed 0 --size 128x64" in err
+    assert f"strf synth ROOT {spec}" in err
     # Once the world exists, the message says where.
     (world.parent / f"{world.name}-test").mkdir(parents=True)
     (world.parent / f"{world.name}-test" / META_NAME).write_text("{}")

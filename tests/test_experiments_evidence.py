@@ -8,8 +8,9 @@ import shutil
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
-from strf_core import build_model
+from strf_core import active_branches, build_model
 from strf_core.cli import main
 from strf_core.data.datasets import build_dataset
 from strf_core.data.tracklet import Tracklet
@@ -25,6 +26,7 @@ from strf_core.experiments.evidence import (
     summarize,
     summarize_common,
 )
+from strf_core.features import extract_features
 from strf_core.synth import generate
 from strf_core.synth.ground_truth import load_masks
 
@@ -61,9 +63,24 @@ def test_every_occluded_query_gets_shares_that_add_up_and_its_pixel_areas(world)
     assert [e.query for e in found] == [
         i for i in chosen if any(g.pid == dataset.query[i].pid for g in dataset.gallery)
     ]
+    # The match is the most similar true match of the whole gallery (only true matches are
+    # embedded to find it: the ranking over all of them must agree).
+    with active_branches("s_fine", "t_static"):
+        everything = F.normalize(extract_features(model, dataset.gallery, size=SIZE), dim=1)
+        queries = F.normalize(
+            extract_features(model, [dataset.query[i] for i in chosen], size=SIZE), dim=1
+        )
+    similarity = queries @ everything.T  # (Q, G)
     for e in found:
+        row = similarity[chosen.index(e.query)]
         assert dataset.gallery[e.match].pid == dataset.query[e.query].pid
         assert dataset.gallery[e.match].camid != dataset.query[e.query].camid
+        rivals = [
+            g
+            for g, t in enumerate(dataset.gallery)
+            if t.pid == dataset.query[e.query].pid and t.camid != dataset.query[e.query].camid
+        ]
+        assert float(row[e.match]) == pytest.approx(float(row[rivals].max()), abs=1e-5)
         masks = load_masks(world, dataset.query[e.query])
         drawn = masks.occluder.any(axis=(1, 2))
         occluder_area = masks.occluder[drawn].mean()

@@ -20,6 +20,7 @@ CHAPTERS = (
     "05_strf_in_a_3d_resnet.ipynb",
     "06_train_and_evaluate.ipynb",
     "07_attention_and_ablation.ipynb",
+    "08_real_data.ipynb",
 )
 # Names a notebook must not define: models, losses and metrics belong in strf_core.
 MATH_NAMES = re.compile(r"loss|metric|cmc|precision|average|softmax|attention|similarity", re.I)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 pytest.importorskip("plotly")
 from strf_core import STRF
-from strf_core.plotting import frame_strip, mask_panels, strf_unit_figure
+from strf_core.plotting import clip_animation, frame_strip, mask_panels, strf_unit_figure
 
 
 def _clip(frames: int = 5) -> torch.Tensor:
@@ -88,3 +93,43 @@ def test_mask_panels_name_a_bad_mask_or_cell():
         mask_panels({"m": mask}, (4, 2), {"a": (0, 0)}, title="")
     with pytest.raises(ValueError, match="cell 'a' \\(3, 0\\) lies outside the 3x2 grid"):
         mask_panels({"m": mask}, (3, 2), {"a": (3, 0)}, title="")
+
+
+def _pixel(source: str) -> int:
+    """The top-left red value of a plotly image trace's PNG data URI."""
+    png = base64.b64decode(source.split(",", 1)[1])
+    return int(np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))[0, 0, 0])
+
+
+def test_clip_animation_plays_clips_side_by_side_and_loops_the_shorter():
+    long, short = _clip(5), _clip(3) * 10  # frame t of each is filled with t (x 10)
+    fig = clip_animation({"long": long, "short": short}, "gait", fps=4)
+    assert len(fig.frames) == 5  # one step per frame of the longest clip
+    assert sorted(a.text for a in fig.layout.annotations) == ["long", "short"]
+    for step, frame in enumerate(fig.frames):
+        first, second = (_pixel(trace.source) for trace in frame.data)
+        assert first == step and second == 10 * (step % 3), step  # the short clip loops
+    play = fig.layout.updatemenus[0].buttons[0]
+    assert play.args[1]["frame"]["duration"] == 250  # 4 frames per second
+    assert "long: 5, short: 3" in fig.layout.title.text
+
+
+def test_clip_animation_names_bad_input():
+    with pytest.raises(ValueError, match="one frame size"):
+        clip_animation({"a": _clip(), "b": _clip()[:, :, :4]}, "x")
+    with pytest.raises(ValueError, match="fps > 0"):
+        clip_animation({"a": _clip()}, "x", fps=0)
+
+
+def test_mask_panels_over_a_frame_put_each_cell_on_its_pixels():
+    h, w = 2, 2
+    mask = torch.full((h * w, h * w), 0.25)
+    frame = _clip(1)[:, 0]  # (3, 8, 4): cells of 4 x 2 pixels
+    fig = mask_panels({"m": mask}, (h, w), {"c": (1, 0)}, title="", frame=frame, opacity=0.5)
+    image, heatmap = fig.data
+    assert image.type == "image" and heatmap.type == "heatmap" and heatmap.opacity == 0.5
+    # cell centres: column c at pixel 2c + 0.5, row r at pixel 4r + 1.5
+    assert (heatmap.x0, heatmap.dx, heatmap.y0, heatmap.dy) == (0.5, 2.0, 1.5, 4.0)
+    box = fig.layout.shapes[0]  # cell (1, 0): rows 4-7, columns 0-1 of the pixels
+    assert (box.x0, box.x1, box.y0, box.y1) == (-0.5, 1.5, 3.5, 7.5)
+    assert fig.layout.coloraxis.colorbar.title.text == "weight"

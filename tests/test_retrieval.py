@@ -76,8 +76,8 @@ def test_topk_in_blocks_equals_a_full_sort():
     query, gallery = torch.randn(5, 16, generator=g), torch.randn(103, 16, generator=g)
     full = cosine_distance(query, gallery)
     expected = torch.sort(full, dim=1, stable=True)
-    for block in (7, 50, 4096):
-        distances, indices = topk_cosine(query, gallery, 10, block_size=block)
+    for elements in (1, 250, 1 << 24):  # 1, 2 and all queries a block
+        distances, indices = topk_cosine(query, gallery, 10, max_elements=elements)
         assert torch.equal(indices, expected.indices[:, :10])
         assert torch.allclose(distances, expected.values[:, :10], atol=1e-6)
     assert topk_cosine(query, gallery, 500)[1].shape == (5, 103)  # k capped at G
@@ -85,7 +85,7 @@ def test_topk_in_blocks_equals_a_full_sort():
 
 def test_ties_keep_gallery_order_across_blocks():
     gallery = torch.tensor([[0.0, 1.0], [1.0, 0.0], [2.0, 0.0], [0.0, 3.0], [5.0, 0.0]])
-    distances, indices = topk_cosine(torch.tensor([[1.0, 0.0]]), gallery, 5, block_size=2)
+    distances, indices = topk_cosine(torch.tensor([[1.0, 0.0]]), gallery, 5, max_elements=2)
     assert indices[0].tolist() == [1, 2, 4, 0, 3]
     assert distances[0].tolist() == pytest.approx([0, 0, 0, 1, 1])
 

@@ -133,18 +133,28 @@ def query_evidence(
     switched = active_branches(*branches) if branches is not None else nullcontext()
     with switched:
         tracklets = [dataset.query[i] for i in chosen]
-        gallery = extract_features(model, dataset.gallery, size=size, workers=0)
+        # Only true matches can be the nearest true match: embed those gallery tracklets alone
+        # (the same answer as ranking the whole gallery, at a fraction of the cost).
+        wanted = {(t.pid, t.camid) for t in tracklets}
+        candidates = [
+            g
+            for g, t in enumerate(dataset.gallery)
+            if any(t.pid == pid and t.camid != camid for pid, camid in wanted)
+        ]
+        subset = [dataset.gallery[g] for g in candidates]
+        gallery = extract_features(model, subset, size=size, workers=0)  # (len(subset), D)
         query = extract_features(model, tracklets, size=size, workers=0)
-        matches = nearest_true_matches(
-            F.normalize(query, dim=1), F.normalize(gallery, dim=1), tracklets, dataset.gallery
+        found = nearest_true_matches(
+            F.normalize(query, dim=1), F.normalize(gallery, dim=1), tracklets, subset
         )
         results = []
-        for index, match in zip(chosen, matches, strict=True):
-            if match is None:
+        for index, local in zip(chosen, found, strict=True):
+            if local is None:
                 continue
+            match = candidates[local]
             tracklet = dataset.query[index]
             clip = load_clip(tracklet, size)
-            maps = similarity_gradcam(model, clip, gallery[match], layer=layer, normalize="none")
+            maps = similarity_gradcam(model, clip, gallery[local], layer=layer, normalize="none")
             masks = load_masks(dataset.root, tracklet)
             shares = evidence_shares(maps.raw, masks)
             drawn = masks.occluder.any(axis=(1, 2))

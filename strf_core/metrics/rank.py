@@ -5,18 +5,23 @@ would be trivial matches); a query with no true match left is skipped; AP is non
 mean of the precision at each true match); CMC and mAP are averaged over the valid queries. Ties
 in distance are broken by gallery order (a stable sort), so results are deterministic.
 
-Queries are processed in blocks with ``torch.sort`` so that a 1980 x 11310 MARS problem needs a
-few tens of MB at most beyond the distance matrix itself.
+Queries are processed in blocks, in parallel on ``torch.get_num_threads()`` threads, and no
+block is argsorted: only the positions of each query's same-pid entries are found
+(:mod:`strf_core.metrics.positions`), so a 1980 x 11310 MARS problem needs a few tens of MB at
+most beyond the distance matrix itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
+
+from strf_core.metrics.positions import PidGroups, stable_positions
 
 
 class QueryResults(NamedTuple):
@@ -36,11 +41,13 @@ class QueryResults(NamedTuple):
         return self.first_rank >= 0
 
 
-def _as_tensor(x: ArrayLike, name: str, dtype: torch.dtype) -> torch.Tensor:
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    if name != "distmat" and t.dim() != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {tuple(t.shape)}")
-    return t.to(device="cpu", dtype=dtype)
+def _as_array(x: ArrayLike, name: str, dtype: type) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    a = np.asarray(x)
+    if name != "distmat" and a.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {a.shape}")
+    return np.ascontiguousarray(a, dtype=dtype)
 
 
 def rank_queries(
@@ -51,14 +58,17 @@ def rank_queries(
     g_camids: ArrayLike,
     *,
     block_size: int = 128,
+    num_threads: int | None = None,
 ) -> QueryResults:
     """Rank every query's gallery and score it.
 
     Args:
-        distmat: query-to-gallery distances (smaller is closer).
+        distmat: query-to-gallery distances (smaller is closer), compared in float32.
         q_pids, g_pids: person ids of queries and gallery entries.
         q_camids, g_camids: camera ids of queries and gallery entries.
-        block_size: queries sorted at once; bounds the temporary memory.
+        block_size: queries ranked at once; bounds the temporary memory (about
+            ``block_size x G`` float32 per thread).
+        num_threads: blocks ranked in parallel; ``None`` follows ``torch.get_num_threads()``.
 
     Returns:
         Per-query average precision and rank of the first true match.
@@ -66,30 +76,48 @@ def rank_queries(
     Shape:
         distmat: ``(Q, G)``; q_*: ``(Q,)``; g_*: ``(G,)``.
     """
-    dist = _as_tensor(distmat, "distmat", torch.float32)
-    qp, gp = _as_tensor(q_pids, "q_pids", torch.int64), _as_tensor(g_pids, "g_pids", torch.int64)
-    qc = _as_tensor(q_camids, "q_camids", torch.int64)
-    gc = _as_tensor(g_camids, "g_camids", torch.int64)
-    if dist.dim() != 2 or dist.shape != (len(qp), len(gp)):
+    dist = _as_array(distmat, "distmat", np.float32)
+    qp, gp = _as_array(q_pids, "q_pids", np.int64), _as_array(g_pids, "g_pids", np.int64)
+    qc = _as_array(q_camids, "q_camids", np.int64)
+    gc = _as_array(g_camids, "g_camids", np.int64)
+    if dist.ndim != 2 or dist.shape != (len(qp), len(gp)):
         raise ValueError(
-            f"distmat has shape {tuple(dist.shape)}, expected (len(q_pids), len(g_pids)) = "
+            f"distmat has shape {dist.shape}, expected (len(q_pids), len(g_pids)) = "
             f"({len(qp)}, {len(gp)})"
         )
     if len(qc) != len(qp) or len(gc) != len(gp):
         raise ValueError("camids must have the same lengths as the matching pids")
+    if block_size < 1:
+        raise ValueError(f"block_size must be at least 1, got {block_size}")
+    groups = PidGroups(gp)
     ap = np.full(len(qp), np.nan)
     first_rank = np.full(len(qp), -1, dtype=np.int64)
-    for start in range(0, len(qp), block_size):
+
+    def score_block(start: int) -> None:
         stop = min(start + block_size, len(qp))
-        ranked, order = torch.sort(dist[start:stop], dim=1, stable=True)  # (B, G)
-        if ranked[:, -1].isnan().any():  # NaN sorts last
-            raise ValueError(f"distmat contains NaN (query rows {start}-{stop - 1})")
-        same_pid = gp[order] == qp[start:stop, None]  # (B, G), in ranked order
-        # Only the few same-pid entries matter: true matches, and junk (same pid, same camera).
-        rows, pos = (t.numpy() for t in same_pid.nonzero(as_tuple=True))  # row-major
-        junk = (gc[order[rows, pos]] == qc[start + rows]).numpy()
-        block_ap, block_first = _score_ranked_matches(rows, pos, junk, stop - start)
-        ap[start:stop], first_rank[start:stop] = block_ap, block_first
+        block = dist[start:stop]  # (B, G), a view
+        ranked = np.sort(block, axis=1)  # (B, G), values only; NaN sorts last
+        if np.isnan(ranked[:, -1]).any():
+            bad = start + int(np.flatnonzero(np.isnan(ranked[:, -1]))[0])
+            raise ValueError(f"distmat contains NaN (query row {bad})")
+        rows, cols = groups.entries(qp[start:stop])  # same-pid pairs, (n,) each
+        pos = stable_positions(block, ranked, rows, cols)
+        order = np.lexsort((pos, rows))  # by row, then ranked position
+        rows, cols, pos = rows[order], cols[order], pos[order]
+        junk = gc[cols] == qc[start + rows]
+        ap[start:stop], first_rank[start:stop] = _score_ranked_matches(
+            rows, pos, junk, stop - start
+        )
+
+    starts = range(0, len(qp), block_size)
+    workers = max(1, torch.get_num_threads() if num_threads is None else num_threads)
+    if workers == 1 or len(starts) == 1:
+        for start in starts:
+            score_block(start)
+    else:  # NumPy's sort releases the GIL; each block writes its own rows
+        with ThreadPoolExecutor(min(workers, len(starts))) as pool:
+            for done in [pool.submit(score_block, start) for start in starts]:
+                done.result()
     return QueryResults(ap, first_rank)
 
 

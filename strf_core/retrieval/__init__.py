@@ -22,11 +22,17 @@ from strf_core.retrieval.gallery import (
     hit_kind,
 )
 from strf_core.retrieval.keys import data_key, model_key, weights_digest
-from strf_core.retrieval.search import FaissIndex, faiss_available, topk_cosine
+from strf_core.retrieval.search import (
+    BruteForceIndex,
+    FaissIndex,
+    faiss_available,
+    topk_cosine,
+)
 
 __all__ = [
     "BUNDLE_NAME",
     "HIT_KINDS",
+    "BruteForceIndex",
     "BundleCheck",
     "BundleError",
     "EmbeddingCache",

@@ -40,7 +40,7 @@ from strf_core.models.interface import ReIDModel
 from strf_core.modules import active_branches, current_active_branches
 from strf_core.retrieval.cache import EmbeddingCache
 from strf_core.retrieval.keys import data_key, model_key
-from strf_core.retrieval.search import INDEXES, FaissIndex, topk_cosine
+from strf_core.retrieval.search import INDEXES, BruteForceIndex, FaissIndex
 
 HIT_KINDS = ("match", "junk", "distractor", "wrong", "unknown")
 
@@ -145,7 +145,6 @@ class Gallery:
         workers: DataLoader workers (0: decode in the calling thread, right for a dashboard).
         device: where the model runs.
         index: ``"brute"`` (exact, in blocks) or ``"faiss"`` (needs ``faiss-cpu``).
-        block_size: gallery entries per block of the brute-force search.
         memory_slots: embeddings kept in memory (one per model key: model and branch set).
 
     Raises:
@@ -166,7 +165,6 @@ class Gallery:
         workers: int = 0,
         device: torch.device | str = "cpu",
         index: str = "brute",
-        block_size: int = 4096,
         memory_slots: int = 8,
     ) -> None:
         if len(tracklets) == 0:
@@ -194,8 +192,8 @@ class Gallery:
             "workers": workers,
             "device": device,
         }
-        self.index, self.block_size, self.memory_slots = index, block_size, memory_slots
-        self._memory: OrderedDict[str, tuple[Tensor, FaissIndex | None]] = OrderedDict()
+        self.index, self.memory_slots = index, memory_slots
+        self._memory: OrderedDict[str, BruteForceIndex | FaissIndex] = OrderedDict()
         self._installed: dict[str, Tensor] = {}  # by model key + data key; never evicted
         self._lock = threading.Lock()
         self._key_locks: dict[str, threading.Lock] = {}
@@ -249,9 +247,10 @@ class Gallery:
         Shape:
             ``(G, D)``, float32 on the CPU.
         """
-        return self._entry(model, progress)[0]
+        return self._entry(model, progress).features()
 
-    def _entry(self, model: ReIDModel, progress: bool) -> tuple[Tensor, FaissIndex | None]:
+    def _entry(self, model: ReIDModel, progress: bool) -> BruteForceIndex | FaissIndex:
+        """The search index of the gallery's embeddings, the only copy kept in memory."""
         key = self.model_key(model)
         with self._lock:
             data = self.data_key
@@ -270,7 +269,7 @@ class Gallery:
                 )
                 if self.cache is not None:
                     self.cache.save(key, data, features)
-            entry = (features, FaissIndex(features) if self.index == "faiss" else None)
+            entry = FaissIndex(features) if self.index == "faiss" else BruteForceIndex(features)
             with self._lock:
                 self._memory[key + data] = entry
                 while len(self._memory) > self.memory_slots:
@@ -354,7 +353,7 @@ class Gallery:
         Shape:
             feature: ``(D,)``.
         """
-        features, _ = self._entry(model, progress=False)
+        features = self._entry(model, progress=False).features()
         distances = cosine_distance(feature.float().reshape(1, -1), features)  # (1, G)
         result = rank_queries(distances, [pid], self.pids, [camid], self.camids)
         matches = np.flatnonzero((self.pids == pid) & (self.camids != camid))
@@ -399,18 +398,13 @@ class Gallery:
             feature = query.float().cpu()
         else:
             feature = self.embed_query(model, query)
-        features, faiss_index = self._entry(model, progress=False)
+        searcher = self._entry(model, progress=False)
         junk = self.pids == -1
         if pid is not None:
             junk |= (self.pids == pid) & (self.camids == camid)
         extra = int(junk.sum()) if exclude_junk else 0  # fetch enough to fill k without them
         wanted = min(k + extra, len(self))
-        if faiss_index is not None:
-            distances, indices = faiss_index.search(feature[None], wanted)
-        else:
-            distances, indices = topk_cosine(
-                feature[None], features, wanted, block_size=self.block_size
-            )
+        distances, indices = searcher.search(feature[None], wanted)
         hits: list[Hit] = []
         for distance, index in zip(distances[0].tolist(), indices[0].tolist(), strict=True):
             kind = hit_kind(pid, camid, int(self.pids[index]), int(self.camids[index]))
