@@ -320,9 +320,13 @@ AP3D_NAMES = {
 }
 
 
-def unit_parameter_table(num_classes: int = 625) -> list[UnitCount]:
-    """Every ResNet-50 3D variant with every unit in stages 2-3 (AP3D's configurations among
-    them), on the meta device, with the paper's statements beside P3D-C's rows."""
+def unit_parameter_table(
+    num_classes: int = 625,
+    models: Sequence[str] = ("i3d_resnet50", "p3da_resnet50", "p3db_resnet50", "p3dc_resnet50"),
+) -> list[UnitCount]:
+    """Every ResNet-50 3D variant (``models``) with every unit in stages 2-3 (AP3D's
+    configurations among them), built on the meta device, with the paper's statements beside
+    P3D-C's rows."""
     from strf_core.paper import AP3D_MARS, AP3D_MORE_THAN_STRF_M, NL_ADDED_M, NL_P3DC
 
     paper = {
@@ -332,7 +336,7 @@ def unit_parameter_table(num_classes: int = 625) -> list[UnitCount]:
         f"MARS {AP3D_MARS.mAP} / {AP3D_MARS.rank1} (Table 3)",
     }
     rows = []
-    for name in ("i3d_resnet50", "p3da_resnet50", "p3db_resnet50", "p3dc_resnet50"):
+    for name in models:
         with torch.device("meta"):
             counts = {
                 unit: count_parameters(build_model(name, num_classes, attn_layer=unit))
