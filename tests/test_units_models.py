@@ -187,3 +187,14 @@ def test_other_units_train_every_parameter():
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
     assert missing == []
     assert count_parameters(model) > count_parameters(build_model("p3dc_resnet_tiny", 4))
+
+
+def test_strf_models_units_prints_ap3ds_configurations(capsys):
+    from strf_core import cli
+
+    assert cli.main(["models", "--units", "--json"]) == 0
+    rows = {(r["model"], r["unit"]): r for r in json.loads(capsys.readouterr().out)}
+    assert rows[("p3dc_resnet50", "apm_nl")]["ap3d_name"] == "AP3DNLResNet50"
+    assert rows[("p3dc_resnet50", "apm_nl")]["params"] == 25_480_881 + 7_401_536
+    assert cli.main(["models", "--units"]) == 0
+    assert "AP3DResNet50" in capsys.readouterr().out
