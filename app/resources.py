@@ -20,9 +20,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+import json
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from strf_core.data.user import (
     read_uploads,
 )
 from strf_core.demo import (
+    MODELS_DIR,
     DemoModel,
     demo_dataset,
     demo_models,
@@ -60,6 +63,7 @@ from strf_core.experiments import (
     read_reports,
     records_by_row,
 )
+from strf_core.experiments.evidence import EvidenceGroup, EvidenceSummary, group_runs
 from strf_core.explain import (
     as_images,
     evidence_frames,
@@ -70,6 +74,14 @@ from strf_core.explain import (
     relative_log2,
     relative_weights,
     similarity_gradcam,
+)
+from strf_core.explain.sweep import METRICS as SWEEP_METRICS
+from strf_core.explain.sweep import (
+    SweepQuery,
+    SweepResult,
+    SweepSettings,
+    occlusion_sweep,
+    pick_clean_queries,
 )
 from strf_core.metrics import (
     PairedAP,
@@ -600,9 +612,12 @@ def results(clip_size: str = "64x32") -> dict[str, Report]:
     """The benchmark, ablation and recipe reports of ``docs/results/`` by name (absent ones
     left out): those of the tiny benchmark's 64x32 clips, or of another clip size's folder
     (``"128x64"``: ``docs/results/clips128/``)."""
-    if clip_size == "64x32":
-        return read_reports(RESULTS_DIR)
-    return read_reports(RESULTS_DIR / f"clips{clip_size.split('x')[0]}")
+    return read_reports(_results_folder(clip_size))
+
+
+def _results_folder(clip_size: str) -> Path:
+    """``docs/results/`` for the tiny benchmark's 64x32 clips, ``clips128/`` for 128x64."""
+    return RESULTS_DIR if clip_size == "64x32" else RESULTS_DIR / f"clips{clip_size.split('x')[0]}"
 
 
 @st.cache_data(hash_funcs=HASH, show_spinner=False)
@@ -636,12 +651,12 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
 
 
 @st.cache_data(show_spinner=False)
-def seed_results(group: str = "benchmark") -> dict[str, list[CellRecord]]:
+def seed_results(group: str = "benchmark", clip_size: str = "64x32") -> dict[str, list[CellRecord]]:
     """The per-seed records of one table group's rows (``"benchmark"`` or an ablation group),
     read from ``docs/results/cells/`` (they keep rank-5 and rank-10, which the tables leave
     out), by row label; seeds not run are absent."""
-    report = results().get("benchmark" if group == "benchmark" else "ablations")
-    return records_by_row(RESULTS_DIR, report, group) if report else {}
+    report = results(clip_size).get("benchmark" if group == "benchmark" else "ablations")
+    return records_by_row(_results_folder(clip_size), report, group) if report else {}
 
 
 __all__ = [
@@ -684,6 +699,274 @@ __all__ = [
     "table2",
     "unit_table",
     "warm_up",
+]
+
+
+# --- Occlusion lab / Benchmarks / Your model ---
+
+CLIP_SIZES = ("64x32", "128x64")  # the benchmarks of docs/results/ by their clips' size
+CHECKPOINT_FILES = ("model.safetensors", "config.yaml")  # what makes a folder a checkpoint
+SEARCH_DEPTH = 4  # folder levels searched below the folder the user gives
+SEARCH_LIMIT = 200  # checkpoints listed at most
+SWEEP_SLOTS = 48  # sweeps kept in memory (each a few kB)
+
+
+@dataclass(frozen=True)
+class SweepVariant:
+    """One model of a sweep: a workspace model under a branch set (``None``: all)."""
+
+    name: str
+    label: str
+    branches: tuple[str, ...] | None
+
+
+def sweep_variants(ws: Workspace) -> dict[str, SweepVariant]:
+    """Each model, and each STRF model with its temporal or its spatial branches off."""
+    out = {}
+    for label, model in ws.models.items():
+        out[label] = SweepVariant(label, label, None)
+        if model.has_strf:
+            for off, on in (
+                ("temporal", ("s_coarse", "s_fine")),
+                ("spatial", ("t_dynamic", "t_static")),
+            ):
+                name = f"{label}, {off} branches off"
+                out[name] = SweepVariant(name, label, on)
+    return out
+
+
+@st.cache_data(hash_funcs=HASH, show_spinner=False)
+def clean_queries(ws: Workspace, count: int) -> list[int]:
+    """:func:`strf_core.explain.sweep.pick_clean_queries` over the workspace's queries."""
+    pids = np.array([t.pid for t in ws.dataset.gallery])
+    cams = np.array([t.camid for t in ws.dataset.gallery])
+    has_match = [bool(((pids == t.pid) & (cams != t.camid)).any()) for t in ws.dataset.query]
+    lengths = [len(t.frames) for t in ws.dataset.query]
+    return pick_clean_queries(ws.subsets, lengths, has_match, count)
+
+
+@st.cache_resource(show_spinner=False)
+def _sweeps() -> dict[tuple, tuple[SweepResult, float]]:
+    return {}
+
+
+def _sweep_key(
+    ws: Workspace, variant: SweepVariant, indices: Sequence[int], settings: SweepSettings
+) -> tuple:
+    return (ws.key, variant.label, variant.branches, tuple(indices), settings)
+
+
+def cached_sweep(
+    ws: Workspace, variant: SweepVariant, indices: Sequence[int], settings: SweepSettings
+) -> tuple[SweepResult, float] | None:
+    """A sweep computed before in this process and how many seconds it took, else ``None``."""
+    return _sweeps().get(_sweep_key(ws, variant, indices, settings))
+
+
+def sweep(
+    ws: Workspace,
+    variant: SweepVariant,
+    indices: Sequence[int],
+    settings: SweepSettings,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[SweepResult, float]:
+    """One model's occlusion sweep over the queries ``indices`` (cached per process), and the
+    seconds it took.
+
+    Args:
+        settings: the occluders.
+        progress: called with ``(queries done, queries)``.
+    """
+    key = _sweep_key(ws, variant, indices, settings)
+    found = _sweeps().get(key)
+    if found is not None:
+        return found
+    model = ws.models[variant.label]
+    gallery = ws.galleries[variant.label]
+    queries = []
+    for i in indices:
+        tracklet = ws.dataset.query[i]
+        queries.append(SweepQuery(query_clip(ws, i), tracklet.pid, tracklet.camid))
+    started = time.perf_counter()
+    with _switch(model, variant.branches):
+        result = occlusion_sweep(
+            model.model,
+            queries,
+            gallery.features(model.model),
+            gallery.pids,
+            gallery.camids,
+            input_size=model.input_size,
+            settings=settings,
+            progress=progress,
+        )
+    found = (result, time.perf_counter() - started)
+    store = _sweeps()
+    store[key] = found
+    while len(store) > SWEEP_SLOTS:
+        store.pop(next(iter(store)))
+    return found
+
+
+@dataclass(frozen=True)
+class EvidenceTable:
+    """One ``docs/results/evidence_*.json``: the Fig. 5 measurement, one row per model.
+
+    Attributes:
+        name: the file's stem without ``evidence_`` (``"tiny"``).
+        groups: per model, mean (and std over seeds, where several) of each share.
+        queries: the occluded queries of the world.
+        world: the world line of the Markdown report beside it, if there is one.
+    """
+
+    name: str
+    path: Path
+    groups: list[EvidenceGroup]
+    queries: int
+    world: str | None
+
+
+def _evidence_groups(data: dict, path: Path) -> list[EvidenceGroup]:
+    """Rows per model: the file's ``groups`` (newer files), else its per-run ``rows`` pooled by
+    label (older files, one run per row)."""
+    if "groups" in data:
+        return [
+            EvidenceGroup(
+                label=g["label"],
+                runs=int(g["runs"]),
+                queries=int(g["queries"]),
+                total=int(g["total"]),
+                occluded={r: (v[0], v[1]) for r, v in g["occluded"].items()},
+                all_frames={r: (v[0], v[1]) for r, v in g["all_frames"].items()},
+                area=dict(g["area"]),
+            )
+            for g in data["groups"]
+        ]
+    if "rows" not in data:
+        raise ValueError(f"{path} has neither 'groups' nor 'rows'")
+    summaries = [
+        EvidenceSummary(
+            label=r["label"],
+            queries=int(r["queries"]),
+            total=int(r["total"]),
+            occluded=dict(r["occluded"]),
+            all_frames=dict(r["all_frames"]),
+            area=dict(r["area"]),
+        )
+        for r in data["rows"]
+    ]
+    return group_runs(summaries)
+
+
+@st.cache_data(show_spinner=False)
+def evidence_tables() -> list[EvidenceTable]:
+    """Every ``docs/results/evidence_*.json``, by name.
+
+    Raises:
+        ValueError: a file that is not an evidence report (named).
+    """
+    out = []
+    for path in sorted(RESULTS_DIR.glob("evidence_*.json")):
+        data = json.loads(path.read_text())
+        markdown = path.with_suffix(".md")
+        world = None
+        if markdown.is_file():
+            world = next(
+                (line for line in markdown.read_text().splitlines() if line.startswith("World:")),
+                None,
+            )
+        out.append(
+            EvidenceTable(
+                name=path.stem.removeprefix("evidence_"),
+                path=path,
+                groups=_evidence_groups(data, path),
+                queries=int(data.get("queries", 0)),
+                world=world,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class CheckpointSearch:
+    """Checkpoint folders found under a folder.
+
+    Attributes:
+        found: folders holding every file of :data:`CHECKPOINT_FILES`.
+        incomplete: folders holding some of them, with the names missing.
+        truncated: more than :data:`SEARCH_LIMIT` were found; the rest are not listed.
+    """
+
+    root: Path
+    found: list[Path]
+    incomplete: dict[Path, list[str]]
+    truncated: bool = False
+
+
+def demo_world_root() -> Path:
+    """The demo world's folder (generated into the cache first if absent: about a minute)."""
+    return demo_world()
+
+
+def missing_checkpoint_files(folder: Path) -> list[str]:
+    """The files of :data:`CHECKPOINT_FILES` that ``folder`` lacks."""
+    return [name for name in CHECKPOINT_FILES if not (folder / name).is_file()]
+
+
+def shipped_checkpoints() -> dict[str, Path]:
+    """The models shipped in ``sample_data/models/`` by a short name (``strf``, ``tiny/strf``)."""
+    found = find_checkpoints(str(MODELS_DIR)).found
+    return {path.relative_to(MODELS_DIR).as_posix(): path for path in found}
+
+
+def find_checkpoints(folder: str) -> CheckpointSearch:
+    """Checkpoint folders at or under ``folder`` (``~`` expanded), up to :data:`SEARCH_DEPTH`
+    levels down, hidden folders skipped, in name order.
+
+    Raises:
+        FileNotFoundError: ``folder`` does not exist (named).
+        NotADirectoryError: ``folder`` is a file (named).
+    """
+    root = Path(folder).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"there is no folder {root}")
+    if not root.is_dir():
+        raise NotADirectoryError(f"{root} is a file, not a folder")
+    found: list[Path] = []
+    incomplete: dict[Path, list[str]] = {}
+    truncated = False
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        depth = len(here.relative_to(root).parts)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < SEARCH_DEPTH else []
+        present = [name for name in CHECKPOINT_FILES if name in files]
+        if len(present) == len(CHECKPOINT_FILES):
+            if len(found) == SEARCH_LIMIT:
+                truncated = True
+                break
+            found.append(here)
+        elif present:
+            incomplete[here] = missing_checkpoint_files(here)
+    return CheckpointSearch(root, sorted(found), incomplete, truncated)
+
+
+__all__ += [
+    "CHECKPOINT_FILES",
+    "CLIP_SIZES",
+    "SWEEP_METRICS",
+    "CheckpointSearch",
+    "EvidenceTable",
+    "SweepResult",
+    "SweepSettings",
+    "SweepVariant",
+    "cached_sweep",
+    "clean_queries",
+    "demo_world_root",
+    "evidence_tables",
+    "find_checkpoints",
+    "missing_checkpoint_files",
+    "shipped_checkpoints",
+    "sweep",
+    "sweep_variants",
 ]
 
 

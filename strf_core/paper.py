@@ -96,3 +96,15 @@ FIG4C: dict[str, MarsScore] = {
     "s->t": NO_NUMBER,
     "parallel": MarsScore(85.7, None),
 }
+
+
+# --------------------------------------------------------------------------- other units
+
+# Sec. 3.3 (FFM vs NL): non-local blocks on the P3D-C baseline, MARS, and "NL's ~5 million
+# additional parameters" (against STRF's, where its "~0.5 M" is Table 2's 0.05 M).
+NL_P3DC = MarsScore(84.8, 89.9)
+NL_ADDED_M = 5.0
+# Table 3: AP3D [14] on MARS (85.6 / 90.7, its model with non-local blocks, AP3DNLResNet50);
+# Fig. 6b: STRF has "~6 million" fewer parameters than AP3D.
+AP3D_MARS = MarsScore(85.6, 90.7)
+AP3D_MORE_THAN_STRF_M = 6.0

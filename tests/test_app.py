@@ -349,6 +349,23 @@ def test_bad_uploads_give_a_message_not_a_traceback(kind):
     assert not at.error and len(_column_state(at)[0]) == 2
 
 
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def _first_clean_query() -> tuple[int, int]:
+    """The lab's stated rule, computed here from the world's files: the first query of no
+    hard case, of at most 32 frames, with a true match (same id, another camera). Returns its
+    index and frame count."""
+    data = demo_dataset(demo_world())
+    clean = data.query_subsets()["clean"]
+    for i, t in enumerate(data.query):
+        match = any(g.pid == t.pid and g.camid != t.camid for g in data.gallery)
+        if clean[i] and len(t.frames) <= 32 and match:
+            return i, len(t.frames)
+    raise AssertionError("no clean query")
+
+
 def test_occlusion_lab_compares_before_and_after():
     at = _page("views/occlusion_lab.py")
     assert at.title[0].value == "Occlusion lab"
@@ -360,6 +377,68 @@ def test_occlusion_lab_compares_before_and_after():
     bigger = at.dataframe[0].value
     assert not bigger["similarity after"].equals(table["similarity after"])
     assert bigger["similarity before"].equals(table["similarity before"])
+
+
+def test_occlusion_lab_opens_on_a_clean_query_and_shows_every_frame():
+    """The default query follows the stated rule (not the first query, which is behind a
+    car), says so, and every frame is shown: a strip thinned to 16 cells would drop frames of
+    this 17+-frame query without a word."""
+    index, frames = _first_clean_query()
+    at = _page("views/occlusion_lab.py")
+    assert at.selectbox(key="occlusion:subset").value == "no hard case"
+    assert any(f"opens on query #{index}: the first clean query" in c for c in _captions(at))
+    assert any(c.startswith(f"#{index}: ") and f"all {frames} frames" in c for c in _captions(at))
+    before, after, *columns = _strips(at)
+    assert before == after == [f"t={t}" for t in range(frames)], (frames, before)
+    assert all(c == before for c in columns) and len(columns) == 4  # 2 models x before/after
+
+
+def test_occlusion_lab_ranks_on_a_linear_axis():
+    at = _page("views/occlusion_lab.py")
+    spec = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if "Rank" in json.dumps(json.loads(c.proto.spec)["layout"].get("title", ""))
+    )
+    assert spec["layout"]["yaxis"].get("type", "linear") == "linear"
+
+
+def test_occlusion_sweep_over_clean_queries():
+    """A sweep runs on request with progress, over the queries of the rule (evenly spaced:
+    with 2, the first and the last eligible), and gives one row per model and value with
+    the occluder's pixel share growing with its size."""
+    at = _page("views/occlusion_lab.py")
+    assert any("Press **Run the sweep**" in i.value for i in at.info)  # nothing runs unasked
+    at.slider(key="occlusion:sweep_count").set_value(2)
+    at.multiselect(key="occlusion:sweep_models").set_value(["baseline", "strf"])
+    _button(at, "Run the sweep").click().run()
+    _assert_ok(at)
+    data = demo_dataset(demo_world())
+    clean = data.query_subsets()["clean"]
+    eligible = [
+        i
+        for i, t in enumerate(data.query)
+        if clean[i]
+        and len(t.frames) <= 32
+        and any(g.pid == t.pid and g.camid != t.camid for g in data.gallery)
+    ]
+    assert any(f"(#{eligible[0]}, #{eligible[-1]})" in c for c in _captions(at))
+    rows = next(d.value for d in at.dataframe if "mass on occluder" in d.value.columns)
+    sizes = sorted(set(rows["size"]))
+    assert len(sizes) >= 5 and list(rows["model"].unique()) == ["baseline", "strf"]
+    assert len(rows) == 2 * len(sizes)
+    for _, model_rows in rows.groupby("model"):
+        pixels = [float(v) for v in model_rows.sort_values("size")["occluder's pixels"]]
+        assert pixels[:5] == sorted(pixels[:5])  # beyond 1.6 x the person, a car leaves the frame
+        ranks = [float(v.split(" ± ")[0]) for v in model_rows["rank"]]
+        assert all(r >= 1 for r in ranks)
+    chart = next(
+        json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+        if "first true match" in json.dumps(json.loads(c.proto.spec)["layout"])
+    )
+    assert chart["layout"]["yaxis"].get("type", "linear") == "linear"
+    assert any(c.startswith("Lines: the mean over the queries") for c in _captions(at))
 
 
 def test_inside_strf_shows_masks_contributions_and_table2():
@@ -529,25 +608,49 @@ def tiny_world(tmp_path_factory) -> Path:
     return root
 
 
-def _load_your_model(at: AppTest, paths: str, root: str) -> AppTest:
-    at.text_area[0].set_value(paths)
-    at.text_input[0].set_value(root)
-    at.button[0].click().run()
+def _load_your_model(at: AppTest, chosen: list[str], root: str | None) -> AppTest:
+    at.multiselect(key="yours:chosen").set_value(chosen)
+    if root is not None:
+        at.radio(key="yours:source").set_value(at.radio(key="yours:source").options[1])
+        at.text_input(key="yours:root").set_value(root)
+    _button(at, "Load").click().run()
     _assert_ok(at)
     return at
 
 
 def test_your_model_explores_checkpoints_on_a_dataset_root(tiny_world):
     at = _page("views/your_model.py")
-    paths = f"{MODELS_DIR / 'baseline'}\n{MODELS_DIR / 'strf'}"
-    at = _load_your_model(at, paths, str(tiny_world))
+    options = at.multiselect(key="yours:chosen").options
+    assert {"shipped: baseline", "shipped: strf", "shipped: tiny/strf"} <= set(options)
+    at = _load_your_model(at, ["shipped: baseline", "shipped: strf"], str(tiny_world))
     assert not at.error
     assert any("2 model(s) on mars" in s.value for s in at.success)
     assert len(_column_state(at)[0]) == 2
 
 
-def test_your_model_names_a_bad_checkpoint_and_a_bad_root(tiny_world, tmp_path):
-    at = _load_your_model(_page("views/your_model.py"), str(tmp_path / "nope"), str(tiny_world))
-    assert len(at.error) == 1 and "nope" in at.error[0].value
-    at = _load_your_model(_page("views/your_model.py"), str(MODELS_DIR / "strf"), str(tmp_path))
+def test_your_model_lists_runs_under_a_folder(tmp_path):
+    """Runs are found below the folder given (a checkpoint = model.safetensors + config.yaml);
+    a folder holding only part of one is named with what it lacks, and not listed."""
+    import shutil
+
+    for run in ("strf_run/last", "strf_run/best"):
+        shutil.copytree(MODELS_DIR / "strf", tmp_path / "runs" / run)
+    broken = tmp_path / "runs" / "broken" / "last"
+    broken.mkdir(parents=True)
+    shutil.copy(MODELS_DIR / "strf" / "model.safetensors", broken)
+    at = _page("views/your_model.py")
+    at.text_input(key="yours:folder").set_value(str(tmp_path / "runs")).run()
+    _assert_ok(at)
+    options = at.multiselect(key="yours:chosen").options
+    assert {"strf_run/best", "strf_run/last"} <= set(options)
+    assert not any("broken" in o for o in options)
+    warning = " ".join(w.value for w in at.warning)
+    assert f"`{broken}` lacks config.yaml" in warning
+
+
+def test_your_model_names_a_missing_folder_and_a_bad_root(tiny_world, tmp_path):
+    at = _page("views/your_model.py")
+    at.text_input(key="yours:folder").set_value(str(tmp_path / "nope")).run()
+    assert len(at.error) == 1 and f"there is no folder {tmp_path / 'nope'}" in at.error[0].value
+    at = _load_your_model(_page("views/your_model.py"), ["shipped: strf"], str(tmp_path))
     assert len(at.error) == 1 and str(tmp_path) in at.error[0].value

@@ -123,16 +123,22 @@ def test_benchmarks_page():
     note = next(c.value for c in at.caption if "per cell" in c.value)
     assert note.startswith(f"{min(seeds)}" if len(seeds) == 1 else f"{min(seeds)}-{max(seeds)}")
     assert f"{min(stds):.1f}-{max(stds):.1f} points" in note, note
-    # Each table names the recipe its runs share, read from its JSON: the benchmark's tuned
-    # batch shape and the ablations' base one, so the two baseline rows can be told apart.
-    recipes = [c.value for c in at.caption if "Every run:" in c.value]
+    # Each table's recipe is a table read from its JSON: the benchmark's tuned batch shape and
+    # the ablations' base one, so the two baseline rows can be told apart.
+    recipes = [
+        dict(zip(d.value["setting"], d.value["value"], strict=True))
+        for d in at.dataframe
+        if list(d.value.columns) == ["setting", "value"]
+    ]
     for data in (benchmark, ablations):
-        shape = f"P x K = {data['recipe']['batch_p']} x {data['recipe']['batch_k']}"
-        assert any(shape in text and data["protocol"] in text for text in recipes), shape
-    assert not _live_curves(at)  # nothing computed until asked for
-
-    at.toggle(key="bench:live_cmc").set_value(True).run()
-    _assert_ok(at)
+        shape = (str(data["recipe"]["batch_p"]), str(data["recipe"]["batch_k"]))
+        assert any(
+            (r["identities per batch (P)"], r["tracklets per identity (K)"]) == shape
+            for r in recipes
+        ), (shape, recipes)
+        assert any(data["protocol"] in c.value for c in at.caption)
+    assert not any(j for j in at.get("json"))  # no raw JSON on the page
+    # The per-subset CMC is there without asking, from the shipped embeddings.
     curves = _live_curves(at)
     assert len(curves) == 2, curves.keys()  # the demo baseline and STRF
     for name, curve in curves.items():
@@ -140,6 +146,87 @@ def test_benchmarks_page():
         assert len(cmc) == 20, name
         assert all(b >= a for a, b in itertools.pairwise(cmc)), name
         assert cmc[0] >= 0 and cmc[-1] <= 1 + 1e-9, name
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_differences_from_the_baseline_on_one_scale():
+    """STRF minus the baseline per subset, in points, with the seed spread as its error bar
+    (read here from the JSON); every ablation chart on one x range; identical operators said."""
+    benchmark = json.loads((RESULTS / "benchmark.json").read_text())
+    base, strf = benchmark["rows"][0], benchmark["rows"][1]
+    at = _page()
+    chart = next(c for c in _charts(at) if "minus the baseline, points" in json.dumps(c))
+    trace = next(t for t in chart["data"] if t.get("name") == "64x32 clips")  # the mAP panel
+    assert trace["y"][0] == "overall"
+    points = 100 * (strf["stats"]["mAP"]["mean"] - base["stats"]["mAP"]["mean"])
+    spread = 100 * max(strf["stats"]["mAP"]["std"], base["stats"]["mAP"]["std"])
+    assert trace["x"][0] == pytest.approx(points)
+    assert trace["error_x"]["array"][0] == pytest.approx(spread)
+    ranges = {
+        tuple(c["layout"]["xaxis"]["range"])
+        for c in _charts(at)
+        if "range" in c["layout"].get("xaxis", {}) and "minus the baseline" in json.dumps(c)
+    }
+    assert len(ranges) == 1, ranges  # the ablation charts share one scale
+    assert any("t_dynamic and s_fine are the same operator" in c.value for c in at.caption)
+    if not (RESULTS / "clips128" / "benchmark.json").is_file():  # still training
+        assert any(i.value.startswith("No benchmark at 128x64 yet") for i in at.info)
+
+
+def test_a_partial_128x64_benchmark_says_how_many_seeds(monkeypatch):
+    from app import resources as R
+    from strf_core.experiments import Report
+
+    real = json.loads((RESULTS / "benchmark.json").read_text())
+    partial = json.loads(json.dumps(real))
+    for row in partial["rows"]:
+        row["seeds"] = row["seeds"][:1]
+        for stat in row["stats"].values():
+            stat["values"] = stat["values"][:1]
+            stat["mean"], stat["std"] = (stat["values"][0] if stat["values"] else None), None
+    reports = {"64x32": {}, "128x64": {"benchmark": Report.from_dict(partial)}}
+    monkeypatch.setattr(R, "results", lambda clip_size="64x32": reports[clip_size])
+    at = _page()
+    labels = [r["label"] for r in partial["rows"]]
+    assert _table_with(at, labels)["seeds"].tolist() == ["1/3", "1/3"]
+    assert any(f"{labels[0]}: 1 of 3 seeds" in c.value for c in at.caption)
+    assert any(h.value.startswith("128x64 clips") for h in at.subheader)
+
+
+def test_evidence_reports_old_and_new(monkeypatch, tmp_path):
+    """Files with "groups" (mean and std over seeds) and older ones with one "rows" entry per
+    run are both shown, one row per model, with the pixel shares as the reference."""
+    from app import resources as R
+    from strf_core.experiments.evidence import EvidenceSummary, group_runs
+
+    def summary(label: str, person: float) -> EvidenceSummary:
+        shares = {"person": person, "occluder": 0.3, "background": 0.7 - person}
+        area = {"person": 0.2, "occluder": 0.25, "background": 0.55}
+        return EvidenceSummary(label, 40, 42, shares, shares, area)
+
+    runs = [summary("baseline", p) for p in (0.20, 0.22, 0.24)]
+    runs += [summary("strf", p) for p in (0.30, 0.31, 0.32)]
+    (tmp_path / "evidence_new.json").write_text(
+        json.dumps({"queries": 42, "groups": [g.to_dict() for g in group_runs(runs)]})
+    )
+    (tmp_path / "evidence_old.json").write_text(
+        json.dumps({"queries": 42, "rows": [summary("strf", 0.4).to_dict()]})
+    )
+    monkeypatch.setattr(R, "RESULTS_DIR", tmp_path)
+    R.evidence_tables.clear()
+    try:
+        at = _page()
+    finally:
+        R.evidence_tables.clear()
+    new = _table_with(at, ["baseline", "strf", "pixel shares (a uniform map)"])
+    assert new.loc["baseline", "person"] == "0.220 ± 0.020"
+    assert new.loc["strf", "runs (seeds)"] == "3"
+    assert new.loc["pixel shares (a uniform map)", "occluder"] == "0.250"
+    old = [d.value for d in at.dataframe if "person" in d.value.columns][1].set_index("model")
+    assert old.loc["strf", "person"] == "0.400" and old.loc["strf", "queries"] == "40 of 42"
 
 
 def test_rows_not_run_and_missing_paper_numbers(monkeypatch):
@@ -152,7 +239,10 @@ def test_rows_not_run_and_missing_paper_numbers(monkeypatch):
     row |= {"group": "fig4b", "label": "not yet", "paper_mars": [None, None], "seeds": []}
     row["stats"] = {k: {"mean": None, "std": None, "values": []} for k in row["stats"]}
     partial = real | {"rows": [real["rows"][0], row], "cells_finished": 1, "cells_planned": 2}
-    monkeypatch.setattr(R, "results", lambda: {"ablations": Report.from_dict(partial)})
+    found = {"ablations": Report.from_dict(partial)}
+    monkeypatch.setattr(
+        R, "results", lambda clip_size="64x32": found if clip_size == "64x32" else {}
+    )
     at = _page()
     line = _table_with(at, ["not yet"]).loc["not yet"]
     assert line["mAP"] == "not run" and line["R@1"] == "not run"

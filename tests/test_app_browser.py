@@ -438,3 +438,30 @@ def test_inside_strf_click_selects_the_position(page: Page, server: Server) -> N
             points = chart_points(page, 0)
         no_exception(page)
         screenshot(page, "07-inside-strf-clicked")
+
+
+SWEEP_TIMEOUT_MS = 600_000  # 2 queries x 8 clips x 3 models on 2 loaded cores
+
+
+def test_occlusion_sweep(page: Page, server: Server) -> None:
+    """The lab opens on a clean query; a sweep over 2 clean queries runs with a progress bar
+    and draws its three panels and its table."""
+    with diagnosed(page, server, "occlusion-sweep"):
+        page.get_by_role("link", name="Occlusion lab").click()
+        page.get_by_role("heading", name="Occlusion lab").wait_for()
+        page.get_by_text("the first clean query").first.wait_for()
+        wait_columns(page, summary="Grad-CAM of the similarity to gallery tracklet")
+        no_exception(page)
+        page.get_by_role("tab", name="Sweep over clean queries").click()
+        slider = page.locator('[data-testid="stSlider"]').filter(has_text="Clean queries")
+        slider.get_by_role("slider").focus()
+        page.keyboard.press("Home")  # the fewest queries: 2
+        page.get_by_role("button", name="Run the sweep").click()
+        page.get_by_text("Lines: the mean over the queries").wait_for(timeout=SWEEP_TIMEOUT_MS)
+        wait_idle(page)
+        panel = page.get_by_role("tabpanel", name="Sweep over clean queries")
+        assert panel.locator(".js-plotly-plot").count() == 1
+        assert panel.get_by_text("Rank of the first true match").count() >= 1
+        assert panel.locator('[data-testid="stDataFrame"]').count() == 1
+        no_exception(page)
+        screenshot(page, "05-occlusion-sweep")

@@ -27,7 +27,9 @@ def test_every_dataset_and_both_variants_have_a_recipe():
     names = {p.stem for p in CONFIGS}
     for variant in ("i3d", "p3da", "p3db", "p3dc"):
         assert {f"mars_{variant}", f"mars_strf_{variant}"} <= names
-    assert {"duke_p3dc", "duke_strf_p3dc", "ilids_p3dc", "ilids_strf_p3dc"} <= names
+        assert {f"duke_{variant}", f"duke_strf_{variant}"} <= names  # Table 2 on Duke
+    assert {"ilids_p3dc", "ilids_strf_p3dc"} <= names
+    assert {"mars_nl_p3dc", "mars_apm_p3dc", "mars_apm_nl_p3dc"} <= names  # other units
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -44,6 +46,11 @@ def test_recipe_parses_and_builds_on_a_tiny_tree(path, tiny_roots):
     assert config.data.sampler == "tracklet"
     assert config.data.train_dense == (config.data.dataset != "mars")
     assert config.model.strf == ("_strf_" in path.name)
+    # The other units' recipes (mars_nl_p3dc, mars_apm_p3dc, mars_apm_nl_p3dc) name theirs.
+    unit = config.model.attn_layer
+    assert unit == {"nl": "nonlocal", "apm": "apm", "apm_nl": "apm_nl"}.get(
+        path.stem.removeprefix("mars_").removesuffix("_p3dc")
+    )
     assert "Paper" in path.read_text().splitlines()[1]
 
     root = tiny_roots[config.data.dataset]
@@ -53,7 +60,12 @@ def test_recipe_parses_and_builds_on_a_tiny_tree(path, tiny_roots):
     model = build_model_for(config, dataset.num_train_pids)
     base = 25_480_881 if "p3d" in config.model.name else 28_921_521
     expected = base - 2049 * (625 - dataset.num_train_pids)  # classifier sized to the data
-    assert count_parameters(model) == expected + (57_349 if config.model.strf else 0)
+    # Units in stages 2-3, by hand: STRF 5 x (4 c^2/16 + 1) with c = 128, 256, 256, 256, 256
+    # (bottleneck widths of layer2 {0, 2}, layer3 {0, 2, 4}); APM 3 c^2/16 + c/16 on the same
+    # widths; non-local on the outputs C = 512 (layer2 {1, 3}) and 1024 (layer3 {1, 3, 5}):
+    # 4 convs C x C/2 with biases (2 C^2 + 2.5 C) and a BN (2 C) each.
+    added = {None: 0, "nonlocal": 7_358_464, "apm": 43_072, "apm_nl": 7_401_536}
+    assert count_parameters(model) == expected + (57_349 if config.model.strf else added[unit])
     loader = build_train_loader(
         dataset.train,
         batch_p=config.data.batch_p,

@@ -266,7 +266,7 @@ def test_builders_are_plain_functions_that_satisfy_the_model_interface(name):
     assert inspect.isfunction(builder) and builder.__name__ == name
     assert f"def {name}(" in inspect.getsource(registry_module)  # findable by grep
     params = inspect.signature(builder).parameters
-    assert list(params) == ["num_classes", "attn_layer", "attn_stages", "weights"]
+    assert list(params) == ["num_classes", "attn_layer", "attn_stages", "after_layer", "weights"]
     with torch.device("meta"):
         model = builder(3)
     assert isinstance(model, ReIDModel) and model.feature_dim in (512, 2048)

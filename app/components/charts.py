@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -35,55 +36,121 @@ def _seed_points(color_: str) -> dict:
     return {"color": "white", "size": 6, "line": {"color": color_, "width": 1}}
 
 
-def subset_bars(rows: Sequence[R.Row]) -> go.Figure:
-    """mAP and R@1 per subset: a bar per model (± std over seeds), its seeds as points."""
-    fig = make_subplots(rows=1, cols=len(METRICS), subplot_titles=list(METRICS.values()))
-    x = list(SUBSET_TITLES.values())
-    for i, row in enumerate(rows):
-        row_color = color(row.label, i)
+@dataclass(frozen=True)
+class Comparison:
+    """One row against its baseline, drawn as differences: ``other - base``."""
+
+    name: str
+    base: R.Row
+    other: R.Row
+
+
+def differences(comparison: Comparison, metric: str, subset: str | None) -> R.Difference | None:
+    """``other - base`` in points with the seed spread it is judged by (``None``: not run)."""
+    return R.difference(comparison.base.stat(metric, subset), comparison.other.stat(metric, subset))
+
+
+def paper_difference(comparison: Comparison, metric: str) -> float | None:
+    """The paper's MARS ``other - base`` in points, where it gives both numbers."""
+    index = list(METRICS).index(metric)
+    a, b = comparison.base.paper_mars[index], comparison.other.paper_mars[index]
+    return None if a is None or b is None else b - a
+
+
+def difference_range(comparisons: Sequence[Comparison], subsets: Sequence[str | None]) -> list:
+    """One x range for every difference chart of a page (``[low, high]`` in points, 0 inside),
+    so that charts compare at a glance."""
+    ends = [0.0]
+    for c in comparisons:
+        for metric in METRICS:
+            for subset in subsets:
+                d = differences(c, metric, subset)
+                if d is not None:
+                    ends += [d.points - (d.spread or 0.0), d.points + (d.spread or 0.0)]
+            paper = paper_difference(c, metric)
+            if paper is not None and None in subsets:
+                ends.append(paper)
+    pad = 0.08 * (max(ends) - min(ends) or 1.0)
+    return [min(ends) - pad, max(ends) + pad]
+
+
+def difference_chart(
+    comparisons: Sequence[Comparison],
+    *,
+    subsets: Sequence[str | None] = (None,),
+    x_range: Sequence[float] | None = None,
+    show_paper: bool = True,
+) -> go.Figure:
+    """Differences from the baseline in points, mAP and R@1 side by side on one shared scale:
+    a dot per comparison (and subset) with a bar of ± the seed spread (the larger sample std
+    of the two rows); the paper's MARS difference as a black diamond where it gives one.
+
+    The y axis lists the comparisons (one subset) or the subsets (several), so that a 1-3
+    point difference is as visible as its spread; zero is the baseline.
+    """
+    by_subset = len(subsets) > 1
+    fig = make_subplots(
+        rows=1,
+        cols=len(METRICS),
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+        subplot_titles=[f"{name} minus the baseline, points" for name in METRICS.values()],
+    )
+    for i, comparison in enumerate(comparisons):
+        row_color = color(comparison.name, i + 1)
         for col, metric in enumerate(METRICS, start=1):
-            stats = [row.stat(metric, subset) for subset in SUBSET_TITLES]
-            std = [_pct(s.std) for s in stats]
+            y, x, spread, text = [], [], [], []
+            for subset in subsets:
+                d = differences(comparison, metric, subset)
+                y.append(SUBSET_TITLES[subset] if by_subset else comparison.name)
+                x.append(None if d is None else d.points)
+                spread.append(None if d is None or d.spread is None else d.spread)
+                text.append(NOT_RUN if d is None else f"{d.points:+.1f}")
             fig.add_trace(
-                go.Bar(
+                go.Scatter(
                     x=x,
-                    y=[_pct(s.mean) for s in stats],
-                    error_y={"type": "data", "array": std, "visible": any(std)},
-                    name=row.label,
-                    legendgroup=row.label,
-                    showlegend=col == 1,
-                    marker_color=row_color,
-                    offsetgroup=row.label,
-                    hovertemplate="%{x}: %{y:.1f}<extra>" + row.label + "</extra>",
+                    y=y,
+                    mode="markers+text",
+                    text=text,
+                    textposition="top center",
+                    cliponaxis=False,
+                    error_x={"type": "data", "array": spread, "visible": any(spread)},
+                    marker={"color": row_color, "size": 10},
+                    name=comparison.name,
+                    legendgroup=comparison.name,
+                    showlegend=col == 1 and by_subset,
+                    hovertemplate="%{y}: %{x:+.2f} points<extra>" + comparison.name + "</extra>",
                 ),
                 row=1,
                 col=col,
             )
-            points = [(name, v) for name, s in zip(x, stats, strict=True) for v in s.values]
-            if points:
+            paper = paper_difference(comparison, metric)
+            if show_paper and paper is not None and None in subsets:
                 fig.add_trace(
                     go.Scatter(
-                        x=[p[0] for p in points],
-                        y=[100 * p[1] for p in points],
+                        x=[paper],
+                        y=[SUBSET_TITLES[None] if by_subset else comparison.name],
                         mode="markers",
-                        name=f"{row.label}: one seed",
-                        legendgroup=row.label,
+                        marker={"symbol": "diamond-open", "size": 11, "color": PAPER_COLOR},
+                        name=f"{PAPER}: the paper's difference",
+                        legendgroup="paper",
                         showlegend=False,
-                        marker=_seed_points(row_color),
-                        offsetgroup=row.label,
-                        hovertemplate="%{x}: %{y:.1f} (one seed)<extra></extra>",
+                        hovertemplate="paper, MARS: %{x:+.1f} points<extra></extra>",
                     ),
                     row=1,
                     col=col,
                 )
+        fig.add_vline(x=0, line={"color": BASELINE_COLOR, "width": 1}, row=1, col="all")
+    if x_range is not None:
+        fig.update_xaxes(range=list(x_range))
+    # Categories: labels such as "1" or "1-2" (Table 5's stages) are names, not numbers or dates.
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
+    rows = len(subsets) if by_subset else len(comparisons)
     fig.update_layout(
-        barmode="group",
-        scattermode="group",
-        height=380,
-        margin={"t": 40, "b": 10},
-        legend={"orientation": "h", "y": -0.12},
+        height=120 + 44 * max(rows, 1) + (40 if by_subset else 0),
+        margin={"t": 40, "b": 10, "l": 10, "r": 10},
+        legend={"orientation": "h", "y": -0.15},
     )
-    fig.update_yaxes(title_text="% (synthetic benchmark)", rangemode="tozero")
     return fig
 
 
@@ -186,96 +253,4 @@ def live_cmc(
     fig.update_layout(height=400, margin={"t": 40, "b": 10}, legend={"orientation": "h", "y": -0.3})
     fig.update_xaxes(title_text="rank")
     fig.update_yaxes(title_text="CMC, % of queries", col=1)
-    return fig
-
-
-def ablation_chart(rows: Sequence[R.Row]) -> go.Figure:
-    """Ours as bars (top row) above the paper's MARS numbers (bottom row, its own scale), mAP
-    and R@1 side by side; the paper's row is left out when it gives no number for the group."""
-    labels = [r.label for r in rows]
-    papers = [[r.paper_mars[i] for r in rows] for i in range(len(METRICS))]
-    has_paper = any(v is not None for values in papers for v in values)
-    fig = make_subplots(
-        rows=2 if has_paper else 1,
-        cols=len(METRICS),
-        shared_xaxes=True,
-        vertical_spacing=0.08,
-        horizontal_spacing=0.1,
-        row_heights=[0.6, 0.4] if has_paper else None,
-        subplot_titles=list(METRICS.values()),
-    )
-    for col, (metric, name) in enumerate(METRICS.items(), start=1):
-        stats = [r.stat(metric) for r in rows]
-        means = [_pct(s.mean) for s in stats]
-        std = [_pct(s.std) for s in stats]
-        fig.add_trace(
-            go.Bar(
-                x=labels,
-                y=means,
-                error_y={"type": "data", "array": std, "visible": any(std)},
-                marker_color=COLORS[0],
-                text=[None if m is None else f"{m:.1f}" for m in means],
-                textposition="outside",
-                cliponaxis=False,
-                name="ours (synthetic, tiny)",
-                showlegend=False,
-                hovertemplate="%{x}: %{y:.1f}<extra>ours</extra>",
-            ),
-            row=1,
-            col=col,
-        )
-        if None in means:
-            fig.add_trace(
-                go.Scatter(
-                    x=[x for x, m in zip(labels, means, strict=True) if m is None],
-                    y=[0] * means.count(None),
-                    mode="text",
-                    text=[NOT_RUN] * means.count(None),
-                    textposition="top center",
-                    showlegend=False,
-                    hoverinfo="skip",
-                ),
-                row=1,
-                col=col,
-            )
-        top = max((m for m in means if m is not None), default=1.0)
-        fig.update_yaxes(title_text=f"ours {name}, %", range=[0, top * 1.2], row=1, col=col)
-        if not has_paper:
-            continue
-        paper = papers[col - 1]
-        fig.add_trace(
-            go.Scatter(
-                x=labels,
-                y=paper,
-                mode="markers+text",
-                text=[None if v is None else f"{v:.1f}" for v in paper],
-                textposition="top center",
-                cliponaxis=False,
-                marker={"symbol": "diamond", "size": 10, "color": PAPER_COLOR},
-                name=PAPER,
-                showlegend=False,
-                hovertemplate="%{x}: %{y:.1f}<extra>paper, MARS</extra>",
-            ),
-            row=2,
-            col=col,
-        )
-        known = [v for v in paper if v is not None]
-        low, high = (min(known), max(known)) if known else (0.0, 1.0)
-        pad = max(0.5, 0.25 * (high - low))
-        if None in paper:  # the paper gives no number there: say so, never a made-up one
-            fig.add_trace(
-                go.Scatter(
-                    x=[x for x, v in zip(labels, paper, strict=True) if v is None],
-                    y=[(low + high) / 2] * paper.count(None),
-                    mode="text",
-                    text=["no number"] * paper.count(None),
-                    showlegend=False,
-                    hoverinfo="skip",
-                ),
-                row=2,
-                col=col,
-            )
-        fig.update_yaxes(title_text=f"{PAPER}, %", range=[low - pad, high + pad], row=2, col=col)
-    fig.update_layout(height=480 if has_paper else 340, margin={"t": 40, "b": 10})
-    fig.update_xaxes(tickangle=-30)
     return fig

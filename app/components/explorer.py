@@ -33,9 +33,7 @@ def explorer(ws: R.Workspace, key: str, *, overview: bool = False) -> None:
             shipped; another workspace would embed every query first).
     """
     opening = R.opening_query(ws) if overview else None
-    if opening is not None and f"{key}:query" not in st.session_state:
-        st.session_state[f"{key}:query"] = R.queries(ws)[opening]
-    query = pick_query(ws, key)
+    query = pick_query(ws, key, default=opening)
     with st.sidebar:
         st.subheader("Retrieval")
         k = st.slider("Hits shown", 5, 20, 10, key=f"{key}:k")

@@ -32,6 +32,7 @@ class Query:
     title: str
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    num_frames: int | None = None  # the tracklet's own length, when the clip is thinned from it
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,11 @@ class _Unusable:
     message: str
 
 
-def pick_query(ws: R.Workspace, key: str) -> Query | None:
+def pick_query(ws: R.Workspace, key: str, *, default: int | None = None) -> Query | None:
     """The query widgets (in the sidebar); ``None`` until a usable query is chosen.
+
+    ``default``: the sample query to open on (by index; with its hard case, or "no hard case",
+    selected), else the first.
 
     Until then the page says why, in the main area where the reader looks: an example or an
     upload that cannot be used gets its error (and nothing else), no choice yet a prompt. The
@@ -53,7 +57,7 @@ def pick_query(ws: R.Workspace, key: str) -> Query | None:
         st.subheader("Query")
         source = st.radio("Source", SOURCES, key=f"{key}:source")  # one option a line: fits
         if source == "Sample query":
-            choice = _sample_query(ws, key)
+            choice = _sample_query(ws, key, default)
         elif source == "Example tracklet":
             choice = _example(ws, key)
         else:
@@ -69,10 +73,16 @@ def pick_query(ws: R.Workspace, key: str) -> Query | None:
     return choice
 
 
-def _sample_query(ws: R.Workspace, key: str) -> Query | None:
+def _sample_query(ws: R.Workspace, key: str, default: int | None = None) -> Query | None:
     infos = R.queries(ws)
     if ws.subsets:
-        wanted = SUBSET_FILTER[st.selectbox("Hard case", tuple(SUBSET_FILTER), key=f"{key}:subset")]
+        start = 0
+        if default is not None:
+            kinds = infos[default].subsets
+            start = list(SUBSET_FILTER.values()).index(kinds[0] if kinds else "")
+        wanted = SUBSET_FILTER[
+            st.selectbox("Hard case", tuple(SUBSET_FILTER), index=start, key=f"{key}:subset")
+        ]
         if wanted == "":
             infos = [q for q in infos if not q.subsets]
         elif wanted is not None:
@@ -80,7 +90,10 @@ def _sample_query(ws: R.Workspace, key: str) -> Query | None:
     if not infos:
         st.info("No query of this kind in the dataset.")
         return None
-    info = st.selectbox("Tracklet", infos, format_func=lambda q: q.short_label, key=f"{key}:query")
+    position = next((i for i, q in enumerate(infos) if q.index == default), 0)
+    info = st.selectbox(
+        "Tracklet", infos, index=position, format_func=lambda q: q.short_label, key=f"{key}:query"
+    )
     st.caption(info.details)
     return Query(
         key=f"{ws.key}:query:{info.index}",
@@ -88,6 +101,7 @@ def _sample_query(ws: R.Workspace, key: str) -> Query | None:
         pid=info.pid,
         camid=info.camid,
         title=info.label,
+        num_frames=info.num_frames,
     )
 
 

@@ -210,18 +210,22 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     import torch
 
     from strf_core.engine.checkpoint import load_trained_model
-    from strf_core.engine.export import export_onnx
+    from strf_core.engine.export import MAX_FRAMES, export_onnx
 
     if args.frames is not None and args.frames < 1:
         raise ValueError(f"--frames must be 1 or more, got {args.frames}")
     model, config = load_trained_model(args.checkpoint)
-    frames = config.data.seq_len if args.frames is None else args.frames
     size = (config.data.height, config.data.width)
-    path = export_onnx(model, args.output, frames=frames, height=size[0], width=size[1])
+    path = export_onnx(model, args.output, frames=args.frames, height=size[0], width=size[1])
+    length = "T" if args.frames is None else str(args.frames)
+    fixed = (
+        f"the frame count T is dynamic (1 to {MAX_FRAMES})"
+        if args.frames is None
+        else f"the {args.frames} frames fixed: clips of another length need another export"
+    )
     print(
-        f"wrote {path} (clip (N, 3, {frames}, {size[0]}, {size[1]}) -> features, logits; the "
-        f"batch N is dynamic, the {frames} frames fixed: clips of another length need another "
-        "export)"
+        f"wrote {path} (clip (N, 3, {length}, {size[0]}, {size[1]}) -> features, logits; the "
+        f"batch N is dynamic, {fixed})"
     )
     try:
         import numpy as np
@@ -229,15 +233,21 @@ def _cmd_export_onnx(args: argparse.Namespace) -> int:
     except ImportError:
         print("onnxruntime not installed: skipped the parity check")
         return 0
-    clip = torch.randn(2, 3, frames, *size)
-    features, logits = ort.InferenceSession(str(path)).run(None, {"clip": clip.numpy()})
-    with torch.no_grad():
-        ref = model(clip)
-    diff = max(
-        float(np.abs(features - ref.features.numpy()).max()),
-        float(np.abs(logits - ref.logits.numpy()).max()),
-    )
-    print(f"onnxruntime vs PyTorch: max abs difference {diff:.2e}")
+    session = ort.InferenceSession(str(path))
+    diff = 0.0
+    lengths = [args.frames] if args.frames is not None else [config.data.seq_len, 1]
+    for frames in lengths:  # with a dynamic T, the training length and a single frame
+        clip = torch.randn(2, 3, frames, *size)
+        features, logits = session.run(None, {"clip": clip.numpy()})
+        with torch.no_grad():
+            ref = model(clip)
+        diff = max(
+            diff,
+            float(np.abs(features - ref.features.numpy()).max()),
+            float(np.abs(logits - ref.logits.numpy()).max()),
+        )
+    checked = ", ".join(str(n) for n in lengths)
+    print(f"onnxruntime vs PyTorch at {checked} frames: max abs difference {diff:.2e}")
     return 0
 
 
@@ -309,16 +319,16 @@ def add_export_onnx_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export-onnx",
         help="export a checkpoint to ONNX",
-        description="Export a trained checkpoint to ONNX (a dynamic batch; the frame count "
-        "and frame size are fixed in the graph, from --frames and the config) and, if "
-        "onnxruntime is installed, check it against PyTorch.",
+        description="Export a trained checkpoint to ONNX (a dynamic batch and frame count; the "
+        "frame size is fixed in the graph, from the config; --frames fixes the frame count "
+        "too) and, if onnxruntime is installed, check it against PyTorch.",
     )
     p.add_argument("checkpoint", help="checkpoint directory")
     p.add_argument("output", help="the .onnx file to write")
     p.add_argument(
         "--frames",
         type=int,
-        help="frames per clip, 1 or more, fixed in the exported graph (default: the config's "
-        "seq_len)",
+        help="fix the frames per clip (1 or more) in the exported graph (default: dynamic, any "
+        "count from 1 to 256)",
     )
     p.set_defaults(func=_cmd_export_onnx)

@@ -26,10 +26,12 @@ class ConfigError(ValueError):
 class ModelConfig:
     """Which network to build (see ``strf models``): ``strf`` puts STRF units with
     ``strf_kwargs`` in ``strf_stages``, :func:`~strf_core.models.build_model`'s path to the
-    backbone's ``attn_layer``."""
+    backbone's ``attn_layer``; ``attn_layer`` names another unit (:mod:`strf_core.models.units`:
+    strf, nonlocal, apm, apm_nl, none) and, when given, decides in place of ``strf``."""
 
     name: str = "p3dc_resnet_tiny"
     strf: bool = True
+    attn_layer: str | None = None
     strf_stages: tuple[int, ...] = (2, 3)
     strf_kwargs: dict[str, Any] = field(default_factory=dict)
     weights: str | None = None  # None or "imagenet" (ResNet-50 only)
@@ -124,6 +126,7 @@ def build_model_for(config: TrainConfig, num_classes: int, *, pretrained: bool =
         strf=m.strf,
         strf_stages=m.strf_stages,
         strf_kwargs=m.strf_kwargs,
+        attn_layer=m.attn_layer,
         weights=m.weights if pretrained else None,
     )
 

@@ -3,8 +3,9 @@
 A :class:`Cell` is one training run (config overrides on top of the recipe, and a seed). A grid
 is a function of the seeds that returns the cells of one report: :func:`benchmark_cells`
 (baseline vs STRF), :func:`ablation_cells` (the paper's Table 4, Table 5, Fig. 4a-c and our
-design choices) and :func:`recipe_cells` (training-recipe variants). The paper's numbers set
-beside the rows come from :mod:`strf_core.paper`.
+design choices; then Table 2's backbones, Fig. 4b's pooling per factorization, Fig. 6a and the
+other units, :data:`LATER_ABLATION_GROUPS`) and :func:`recipe_cells` (training-recipe
+variants). The paper's numbers set beside the rows come from :mod:`strf_core.paper`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from strf_core.paper import (
+    AP3D_MARS,
     FIG4A,
     FIG4B,
     FIG4C,
+    NL_P3DC,
     NO_NUMBER,
     P3DC_BASELINE,
     STRF_P3DC,
+    TABLE2,
     TABLE4,
     TABLE5,
     MarsScore,
@@ -109,6 +113,17 @@ def _strf(**kwargs: Any) -> tuple[str, ...]:
     """Overrides of an STRF model with these STRF keyword arguments (flow-style YAML)."""
     items = ", ".join(f"{k}: {json.dumps(v)}" for k, v in kwargs.items())
     return (*STRF, f"model.strf_kwargs={{{items}}}")
+
+
+def _unit(name: str) -> tuple[str, ...]:
+    """Overrides of a model with another attention unit (``model.attn_layer``), not STRF: their
+    keys read ``baseline_attn_layer_<name>``."""
+    return (*BASELINE, f"model.attn_layer={name}")
+
+
+def _backbone(name: str, overrides: tuple[str, ...]) -> tuple[str, ...]:
+    """``overrides`` on the tiny backbone ``name`` (``"p3dc"``: the recipe's own, unchanged)."""
+    return overrides if name == "p3dc" else (*overrides, f"model.name={name}_resnet_tiny")
 
 
 # --------------------------------------------------------------------------- recipe variants
@@ -217,14 +232,52 @@ def _ablation_grids() -> dict[str, list[tuple[str, tuple[str, ...], MarsScore]]]
             ("dot similarity", _strf(similarity="dot"), NO_NUMBER),
             ("literal replacement (residual=False)", _strf(residual=False), NO_NUMBER),
         ],
+        # Groups added after the first report (LATER_ABLATION_GROUPS).
+        "table2": [
+            (f"{label}{' + STRF' if with_strf else ''}", _backbone(kind, model), paper)
+            for kind, label in (
+                ("i3d", "I3D"),
+                ("p3da", "P3D-A"),
+                ("p3db", "P3D-B"),
+                ("p3dc", "P3D-C"),
+            )
+            for with_strf, model in ((False, BASELINE), (True, STRF))
+            for paper in [MarsScore(*TABLE2[(f"{kind}_resnet50", with_strf)][1:3])]
+        ],
+        "fig4b_split": [
+            ("m/m", STRF, FIG4B["max"]),
+            ("m/a", _strf(pool="max/avg"), NO_NUMBER),
+            ("a/m", _strf(pool="avg/max"), NO_NUMBER),
+            ("a/a", _strf(pool="avg"), FIG4B["avg"]),
+        ],
+        "fig6a": [
+            ("baseline", BASELINE, P3DC_BASELINE),
+            ("with FAM", STRF, STRF_P3DC),
+            ("without FAM", _strf(fam=False), NO_NUMBER),
+        ],
+        "units": [
+            ("P3D-C baseline", BASELINE, P3DC_BASELINE),
+            ("STRF", STRF, STRF_P3DC),
+            ("non-local (AP3D's positions)", _unit("nonlocal"), NL_P3DC),
+            ("APM (AP3D)", _unit("apm"), NO_NUMBER),
+            ("APM + non-local (AP3D-NL)", _unit("apm_nl"), AP3D_MARS),
+        ],
     }
 
 
 ABLATION_GROUPS = tuple(_ablation_grids())
 
+# Groups added after ablations.md was first written. A report shows one only once a run of its
+# own (not shared with the groups above) has finished, so the stored report re-renders
+# unchanged until they are run (``strf ablate --groups table2 fig4b_split fig6a units``).
+LATER_ABLATION_GROUPS = ("table2", "fig4b_split", "fig6a", "units")
+
 
 def ablation_cells(seeds: Sequence[int], groups: Sequence[str] | None = None) -> list[Cell]:
-    """The paper's ablation grids (Table 4, Table 5, Fig. 4a-c) plus our design choices.
+    """The paper's ablation grids (Table 4, Table 5, Fig. 4a-c) plus our design choices; then
+    Table 2's backbones (tiny), Fig. 4b with the temporal and spatial pooling apart (m/a: max
+    over time, average over space), Fig. 6a (STRF without FAM) and the other units (non-local,
+    APM, both) in the same P3D-C.
 
     The default STRF model (all branches, stages 2-3, r = (1, 3), max, t->s, cosine, residual)
     is the reference row of every group; it and the baseline are shared with the benchmark.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from strf_core.experiments.grids import (
+    LATER_ABLATION_GROUPS,
     Cell,
     ablation_cells,
     benchmark_cells,
@@ -174,6 +175,8 @@ class ReportSpec:
         comparisons: ``(base, other)`` row labels of a table of differences.
         paper_columns, wall_column: the ``paper`` and ``wall`` columns of
             :func:`render_table`.
+        later_groups: groups added after the report was first written: shown once a run of
+            their own (not one shared with the other groups) has finished.
     """
 
     name: str
@@ -184,6 +187,13 @@ class ReportSpec:
     comparisons: tuple[tuple[str, str], ...] = ()
     paper_columns: bool = True
     wall_column: bool = False
+    later_groups: tuple[str, ...] = ()
+
+    def shown(self, cells: Sequence[Cell], records: Mapping[str, CellRecord]) -> list[Cell]:
+        """``cells`` without the :attr:`later_groups` that have no finished run of their own."""
+        shared = {c.key for c in cells if c.group not in self.later_groups}
+        started = {c.group for c in cells if c.key in records and c.key not in shared}
+        return [c for c in cells if c.group not in self.later_groups or c.group in started]
 
 
 BENCHMARK_REPORT = ReportSpec(
@@ -219,6 +229,7 @@ ABLATIONS_REPORT = ReportSpec(
         "benchmark's.",
         "- 'design' is not in the paper: SPEC section 1's open choices (similarity, residual).",
     ),
+    later_groups=LATER_ABLATION_GROUPS,
 )
 
 RECIPE_REPORT = ReportSpec(
@@ -270,6 +281,9 @@ def write_report(
     Returns:
         The two paths written.
     """
+    shown = spec.shown(cells, records)
+    hidden = {c.key for c in cells} - {c.key for c in shown}
+    cells, records = shown, {k: r for k, r in records.items() if k not in hidden}
     rows = aggregate(cells, records)
     wall = sum(r.wall_s for r in records.values())
     devices = sorted({r.device for r in records.values()}) or ["-"]

@@ -1,4 +1,5 @@
-"""Explanations the dashboard and notebooks show: per-frame Grad-CAM, FAM masks, contributions.
+"""Explanations the dashboard and notebooks show: per-frame Grad-CAM, FAM masks, contributions,
+and the attention of the other units (non-local, APM) in one form (:func:`unit_attention`).
 
 Everything here reads the model from outside (forward hooks by module name) and honours the
 branch switches of :func:`strf_core.active_branches`, so maps can be recomputed with any subset
@@ -6,6 +7,7 @@ of STRF branches. Calls are safe on a model shared between threads (see
 :mod:`strf_core.explain.isolation`).
 """
 
+from strf_core.explain.attention import AttentionMap, attention_units, unit_attention
 from strf_core.explain.contributions import BranchContribution, branch_contributions
 from strf_core.explain.fam import (
     MaskStats,
@@ -35,6 +37,7 @@ from strf_core.explain.steps import FamSteps, UnitSteps, fam_steps, unit_steps
 
 __all__ = [
     "COLORMAPS",
+    "AttentionMap",
     "BranchContribution",
     "FamSteps",
     "FrameGradCam",
@@ -43,6 +46,7 @@ __all__ = [
     "UnitInspection",
     "UnitSteps",
     "as_images",
+    "attention_units",
     "branch_contributions",
     "capture_inputs",
     "cell_at",
@@ -66,5 +70,6 @@ __all__ = [
     "shared_weight_copy",
     "similarity_gradcam",
     "strf_unit",
+    "unit_attention",
     "unit_steps",
 ]

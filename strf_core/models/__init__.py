@@ -18,18 +18,21 @@ from strf_core.models.registry import (
     p3dc_resnet50,
     p3dc_resnet_tiny,
     parameter_table,
-    strf_layer,
+    unit_parameter_table,
 )
 from strf_core.models.resnet3d import TEMPORAL_KINDS, Bottleneck3D, ResNet3D
+from strf_core.models.units import UNIT_NAMES, UnitLayers, strf_layer, unit_layers, unit_name
 
 __all__ = [
     "TEMPORAL_KINDS",
+    "UNIT_NAMES",
     "AttnLayer",
     "Bottleneck3D",
     "ReIDHead",
     "ReIDModel",
     "ReIDOutput",
     "ResNet3D",
+    "UnitLayers",
     "build_model",
     "c2d_resnet50",
     "c2d_resnet_tiny",
@@ -47,4 +50,7 @@ __all__ = [
     "p3dc_resnet_tiny",
     "parameter_table",
     "strf_layer",
+    "unit_layers",
+    "unit_name",
+    "unit_parameter_table",
 ]

@@ -11,9 +11,10 @@
 
 Time is never strided or pooled. Temporal kernels appear only in ``conv2`` of the "3D blocks":
 every other block (0, 2, 4, ...) of the stages in ``temporal_stages`` (layer2 {0, 2} and layer3
-{0, 2, 4} for ResNet-50). Attention units (``attn_layer``, STRF by default in the builders) go
-in the same block positions of ``attn_stages``, on the bottleneck width, between the spatial and
-the temporal convolution.
+{0, 2, 4} for ResNet-50). Attention units (``attn_layer``: STRF, AP3D's APM) go in the same
+block positions of ``attn_stages``, on the bottleneck width, between the spatial and the temporal
+convolution; units after a whole block (``after_layer``: AP3D's non-local block) follow the
+blocks 1, 3, 5, ... of ``attn_stages``, on the block's output, where AP3D puts them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from strf_core.models.head import ReIDHead
@@ -41,6 +43,15 @@ class Bottleneck3D(nn.Module):
         p3db  conv2(x) + conv2_t(A(x))          conv2_t 3x1x1, conv2's spatial stride (0 at init)
         p3dc  y = A(conv2(x)); y + conv2_t(y)   conv2_t 3x1x1 (0 at init)
 
+    A unit with ``stacked_frames = k > 1`` (AP3D's :class:`~strf_core.modules.APM`) returns
+    ``k`` frames per frame, its aligned neighbours around itself; the temporal convolution then
+    reads ``A``'s output with time stride ``k`` and no time padding, as AP3D's blocks do::
+
+        i3d   conv2(A(x))                       (AP3D's API3D)
+        p3da  conv2_t(A(conv2(x)))              (APP3DA)
+        p3db  conv2(x) + conv2_t(A(x))          (APP3DB)
+        p3dc  y = conv2(x); y + conv2_t(A(y))   (APP3DC, AP3D's model)
+
     Args:
         in_channels: input channels.
         width: bottleneck width; the block outputs ``4 * width`` channels.
@@ -49,6 +60,8 @@ class Bottleneck3D(nn.Module):
         attn_layer: builds the attention unit on the bottleneck width (e.g. :class:`STRF`), or
             ``None`` for none. The unit is the ``strf`` submodule whatever its kind, so STRF
             checkpoints keep their ``layerS.B.strf.*`` keys.
+        after_layer: builds a unit applied to the block's output (``4 * width`` channels; AP3D's
+            non-local block), the ``after`` submodule, or ``None``.
 
     Shape:
         ``(N, in_channels, T, H, W) -> (N, 4 * width, T, H / stride, W / stride)``
@@ -64,6 +77,7 @@ class Bottleneck3D(nn.Module):
         stride: int = 1,
         temporal: str = "c2d",
         attn_layer: AttnLayer | None = None,
+        after_layer: AttnLayer | None = None,
     ) -> None:
         super().__init__()
         if temporal not in TEMPORAL_KINDS:
@@ -93,6 +107,13 @@ class Bottleneck3D(nn.Module):
                 bias=False,
             )
         self.strf: nn.Module | None = attn_layer(width) if attn_layer is not None else None
+        self.stacked_frames = int(getattr(self.strf, "stacked_frames", 1))
+        if self.stacked_frames > 1 and temporal not in ("i3d", "p3da", "p3db", "p3dc"):
+            raise ValueError(
+                f"{type(self.strf).__name__} aligns neighbour frames for a temporal convolution; "
+                f"a {temporal!r} block has none (put it in a 3D block: attn_stages within "
+                "temporal_stages, a temporal kind other than c2d)"
+            )
         self.bn2 = nn.BatchNorm3d(width)
         self.conv3 = nn.Conv3d(width, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm3d(out_channels)
@@ -103,6 +124,9 @@ class Bottleneck3D(nn.Module):
                 nn.Conv3d(in_channels, out_channels, 1, stride=(1, stride, stride), bias=False),
                 nn.BatchNorm3d(out_channels),
             )
+        self.after: nn.Module | None = (
+            after_layer(out_channels) if after_layer is not None else None
+        )
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -121,7 +145,30 @@ class Bottleneck3D(nn.Module):
     def _attend(self, x: Tensor) -> Tensor:
         return x if self.strf is None else self.strf(x)
 
+    def _over_stacked(self, conv: nn.Conv3d, x: Tensor) -> Tensor:
+        """``conv`` over the unit's stacked frames: time stride ``stacked_frames``, no time
+        padding (the unit has put each frame's aligned neighbours around it)."""
+        return F.conv3d(
+            self.strf(x),
+            conv.weight,
+            conv.bias,
+            stride=(self.stacked_frames, *conv.stride[1:]),
+            padding=(0, *conv.padding[1:]),
+        )
+
+    def _conv2_stacked(self, x: Tensor) -> Tensor:
+        if self.temporal == "i3d":
+            return self._over_stacked(self.conv2, x)
+        if self.temporal == "p3da":
+            return self._over_stacked(self.conv2_t, self.conv2(x))
+        if self.temporal == "p3db":
+            return self.conv2(x) + self._over_stacked(self.conv2_t, x)
+        y = self.conv2(x)  # p3dc
+        return y + self._over_stacked(self.conv2_t, y)
+
     def _conv2(self, x: Tensor) -> Tensor:
+        if self.stacked_frames > 1:
+            return self._conv2_stacked(x)
         if self.temporal == "p3da":
             return self.conv2_t(self._attend(self.conv2(x)))
         if self.temporal == "p3db":
@@ -135,8 +182,8 @@ class Bottleneck3D(nn.Module):
         identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self._conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        out = self.relu(self.bn3(self.conv3(out)) + identity)
+        return out if self.after is None else self.after(out)
 
 
 def init_temporal_conv(conv: nn.Conv3d, *, identity: bool) -> None:
@@ -161,7 +208,11 @@ class ResNet3D(nn.Module):
         attn_layer: builds the attention unit of a block from its bottleneck width (e.g.
             :class:`~strf_core.STRF`, or ``functools.partial(STRF, kappa=2.0)``); ``None`` for
             a network without units.
-        attn_stages: stages (1-4) whose blocks 0, 2, 4, ... get an attention unit.
+        attn_stages: stages (1-4) whose blocks 0, 2, 4, ... get an attention unit, and whose
+            blocks 1, 3, 5, ... are followed by an ``after_layer`` unit.
+        after_layer: builds a unit that follows a whole block, on its output channels (AP3D's
+            non-local block, at AP3D's positions: layer2 {1, 3}, layer3 {1, 3, 5}); ``None``
+            for none.
         last_stride: spatial stride of the last stage (1 for re-ID).
 
     Shape:
@@ -179,6 +230,7 @@ class ResNet3D(nn.Module):
         temporal_stages: Sequence[int] = (2, 3),
         attn_layer: AttnLayer | None = None,
         attn_stages: Sequence[int] = (2, 3),
+        after_layer: AttnLayer | None = None,
         last_stride: int = 1,
     ) -> None:
         super().__init__()
@@ -188,7 +240,8 @@ class ResNet3D(nn.Module):
             if any(s not in (1, 2, 3, 4) for s in stages):
                 raise ValueError(f"{name} must be stages in 1-4, got {tuple(stages)}")
         self.temporal = temporal
-        self.attn_stages = tuple(sorted(attn_stages)) if attn_layer is not None else ()
+        has_units = attn_layer is not None or after_layer is not None
+        self.attn_stages = tuple(sorted(attn_stages)) if has_units else ()
         self.conv1 = nn.Conv3d(
             3, stem_width, (1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False
         )
@@ -206,6 +259,7 @@ class ResNet3D(nn.Module):
             for i in range(blocks):
                 is_3d = stage in temporal_stages and i % 2 == 0
                 has_attn = stage in self.attn_stages and i % 2 == 0
+                has_after = stage in self.attn_stages and i % 2 == 1
                 stage_blocks.append(
                     Bottleneck3D(
                         in_channels,
@@ -213,6 +267,7 @@ class ResNet3D(nn.Module):
                         stride=stride if i == 0 else 1,
                         temporal=temporal if is_3d else "c2d",
                         attn_layer=attn_layer if has_attn else None,
+                        after_layer=after_layer if has_after else None,
                     )
                 )
                 in_channels = width * Bottleneck3D.expansion
@@ -247,12 +302,13 @@ class ResNet3D(nn.Module):
         return self.forward_head(self.frame_features(clip))
 
     def attention_units(self) -> dict[str, nn.Module]:
-        """Every block's attention unit by module name (``"layer2.0.strf"``, ...), of any kind."""
-        return {
-            f"{name}.strf": m.strf
-            for name, m in self.named_modules()
-            if isinstance(m, Bottleneck3D) and m.strf is not None
-        }
+        """Every attention unit by module name, of any kind: in a block (``"layer2.0.strf"``)
+        or after one (``"layer2.1.after"``), in forward order."""
+        units = {}
+        for name, m in self.named_modules():
+            if isinstance(m, Bottleneck3D):
+                units.update({f"{name}.{part}": getattr(m, part) for part in ("strf", "after")})
+        return {name: unit for name, unit in units.items() if unit is not None}
 
     def strf_units(self) -> dict[str, STRF]:
         """The STRF units by module name (``"layer2.0.strf"``, ...), for hooks and inspection."""

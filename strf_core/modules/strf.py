@@ -78,7 +78,8 @@ class FactorizedBranch(nn.Module):
 
     Args:
         channels: input channels ``C``.
-        reduced_channels: channels ``C/n`` of the reduction ``H_dk``.
+        reduced_channels: channels ``C/n`` of the reduction ``H_dk``; ``None`` for the unit
+            without FAM (Fig. 6a): no reduction and no pooling, the keys are the input itself.
         pool_kernel: kernel ``(kt, kh, kw)`` of the factorizing function ``G_dk`` (odd sizes;
             stride 1, "same" padding).
         pool: ``"max"`` or ``"avg"``.
@@ -94,7 +95,7 @@ class FactorizedBranch(nn.Module):
     def __init__(
         self,
         channels: int,
-        reduced_channels: int,
+        reduced_channels: int | None,
         pool_kernel: tuple[int, int, int],
         *,
         pool: str = "max",
@@ -103,11 +104,16 @@ class FactorizedBranch(nn.Module):
         attention: str = "auto",
     ) -> None:
         super().__init__()
-        self.reduce = nn.Conv3d(channels, reduced_channels, kernel_size=1, bias=False)
+        self.reduce: nn.Module
+        self.pool: nn.Module
         padding = tuple(k // 2 for k in pool_kernel)
-        if pool == "max":
+        if reduced_channels is None:  # without FAM: the keys are the input itself
+            self.reduce, self.pool = nn.Identity(), nn.Identity()
+        elif pool == "max":
+            self.reduce = nn.Conv3d(channels, reduced_channels, kernel_size=1, bias=False)
             self.pool = nn.MaxPool3d(pool_kernel, stride=1, padding=padding)
         else:
+            self.reduce = nn.Conv3d(channels, reduced_channels, kernel_size=1, bias=False)
             self.pool = SameAvgPool3d(pool_kernel)
         self.kappa = kappa
         self.similarity = similarity
@@ -151,7 +157,9 @@ class STRF(nn.Module):
         kappa: temperature of the attention masks (eq. 3).
         r_fine: pooling size of the dynamic / fine branches (odd).
         r_coarse: pooling size of the static / coarse branches (odd).
-        pool: ``"max"`` (the paper's best, Fig. 4b) or ``"avg"``.
+        pool: ``"max"`` (the paper's best, Fig. 4b) or ``"avg"`` for every branch, or
+            ``"TEMPORAL/SPATIAL"`` for the temporal and the spatial branches apart (Fig. 4b's
+            m/a: ``"max/avg"``).
         integration: ``"t->s"``, ``"s->t"`` or ``"parallel"`` (eq. 8).
         similarity: ``"cosine"`` (keys L2-normalised, as in AP3D) or ``"dot"`` (eq. 3 literally).
         residual: ``x + gamma * STRF(x)`` with ``gamma`` initialised to 0; ``False`` gives the
@@ -160,6 +168,9 @@ class STRF(nn.Module):
         attention: mask product through ``scaled_dot_product_attention`` (``"fused"``), explicitly
             (``"explicit"``), or ``"auto"``: fused on CUDA, explicit on the CPU, where no fused
             kernel takes keys narrower than values (see :mod:`strf_core.modules.attention`).
+        fam: ``False`` builds the unit "without FAM" of Fig. 6a (SPEC section 5): every branch
+            takes its keys from the input itself, with no reduction ``H`` and no pooling ``G``,
+            so all four masks are one; only ``gamma`` is learnt.
 
     Shape:
         ``(N, C, T, H, W) -> (N, C, T, H, W)``
@@ -184,10 +195,11 @@ class STRF(nn.Module):
         residual: bool = True,
         branches: tuple[str, ...] = BRANCH_NAMES,
         attention: str = "auto",
+        fam: bool = True,
     ) -> None:
         super().__init__()
         _check_choice("integration", integration, INTEGRATIONS)
-        _check_choice("pool", pool, POOLS)
+        pools = split_pool(pool)
         _check_choice("similarity", similarity, SIMILARITIES)
         _check_choice("attention", attention, ATTENTION_PATHS)
         for name, r in (("r_fine", r_fine), ("r_coarse", r_coarse)):
@@ -205,14 +217,15 @@ class STRF(nn.Module):
         self.channels = channels
         self.integration = integration
         self.attention = attention
+        self.fam = fam
         self.exact_logits = similarity == "dot"
         self.branches = nn.ModuleDict(
             {
                 name: FactorizedBranch(
                     channels,
-                    channels // reduction,
+                    channels // reduction if fam else None,
                     kernels[name],
-                    pool=pool,
+                    pool=pools[0] if name in TEMPORAL_BRANCHES else pools[1],
                     kappa=kappa,
                     similarity=similarity,
                     attention=attention,
@@ -266,8 +279,26 @@ class STRF(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"{self.channels}, integration={self.integration!r}, attention={self.attention!r}, "
-            f"residual={self.gamma is not None}"
+            f"residual={self.gamma is not None}" + ("" if self.fam else ", fam=False")
         )
+
+
+def split_pool(pool: str) -> tuple[str, str]:
+    """``pool`` as ``(temporal, spatial)`` pooling: ``"max"`` is ``("max", "max")``,
+    ``"max/avg"`` is ``("max", "avg")``.
+
+    Raises:
+        ValueError: a part that is not one of :data:`POOLS`, or more than two parts.
+    """
+    parts = pool.split("/") if isinstance(pool, str) else [pool]
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or any(p not in POOLS for p in parts):
+        raise ValueError(
+            f"pool must be one of {POOLS} or 'TEMPORAL/SPATIAL' of them (e.g. 'max/avg'), "
+            f"got {pool!r}"
+        )
+    return parts[0], parts[1]
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
