@@ -504,6 +504,7 @@ def _choose_query(at: AppTest, index: int) -> AppTest:
     masks = subset_masks(root, demo_dataset(root).query)
     kinds = tuple(s for s in SUBSETS if masks[s][index])
     info = QueryInfo(index, tracklet.pid, tracklet.camid, len(tracklet.frames), kinds)
+    at.selectbox(key="explore:subset").set_value("any").run()  # every query listed
     at.selectbox(key="explore:query").set_value(info).run()
     _assert_ok(at)
     return at
