@@ -457,7 +457,7 @@ def tiny_world(tmp_path_factory) -> Path:
 def _load_your_model(at: AppTest, chosen: list[str], root: str | None) -> AppTest:
     at.multiselect(key="yours:chosen").set_value(chosen)
     if root is not None:
-        at.radio(key="yours:source").set_value(at.radio(key="yours:source").options[1])
+        at.radio(key="yours:dataset").set_value(at.radio(key="yours:dataset").options[1])
         at.text_input(key="yours:root").set_value(root)
     _button(at, "Load").click().run()
     _assert_ok(at)

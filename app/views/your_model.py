@@ -80,7 +80,7 @@ with st.form(f"{KEY}:form"):
         default=[c for c in (f"{SHIPPED}baseline", f"{SHIPPED}strf") if c in choices],
         key=f"{KEY}:chosen",
     )
-    source = st.radio("Dataset", (DEMO_WORLD, FOLDER), key=f"{KEY}:source")
+    source = st.radio("Dataset", (DEMO_WORLD, FOLDER), key=f"{KEY}:dataset")
     left, middle, right = st.columns(3)
     dataset = left.selectbox("Dataset layout", DATASETS, index=DATASETS.index("mars"))
     split_id = middle.number_input(f"Split ({SPLIT_DATASETS})", 0, 9, 0)
