@@ -32,6 +32,7 @@ from strf_core.data.datasets import ReIDDataset
 from strf_core.data.tracklet import Tracklet
 from strf_core.explain import similarity_gradcam
 from strf_core.explain.evidence import REGIONS, evidence_shares
+from strf_core.explain.sweep import nearest_true_match
 from strf_core.features import extract_features, load_clip
 from strf_core.modules import active_branches
 from strf_core.retrieval.keys import weights_digest
@@ -92,19 +93,12 @@ def nearest_true_matches(
     Shape:
         query_features: ``(Q, D)``; gallery_features: ``(G, D)``, both L2-normalised.
     """
-    similarity = query_features @ gallery_features.T  # (Q, G)
     g_pids = np.array([t.pid for t in gallery])
     g_cams = np.array([t.camid for t in gallery])
-    out: list[int | None] = []
-    for i, tracklet in enumerate(query):
-        valid = (g_pids == tracklet.pid) & (g_cams != tracklet.camid)
-        if not valid.any():
-            out.append(None)
-            continue
-        scores = similarity[i].numpy().copy()
-        scores[~valid] = -np.inf
-        out.append(int(scores.argmax()))
-    return out
+    return [
+        nearest_true_match(query_features[i], gallery_features, g_pids, g_cams, t.pid, t.camid)
+        for i, t in enumerate(query)
+    ]
 
 
 def query_evidence(
