@@ -106,7 +106,7 @@ def test_steps_of_a_unit_without_fam(integration):
     x = torch.randn(2, 32, 4, 6, 3)
     keys = torch.nn.functional.normalize(x.reshape(2, 32 * 4, 18), dim=1)  # (N, C*T, HW)
     expected_mask = torch.softmax(3.0 * keys.transpose(1, 2) @ keys, dim=1)
-    for name, branch in unit.branches.items():
+    for branch in unit.branches.values():
         steps = fam_steps(branch, x)
         assert not steps.fam and steps.pool_kernel == (1, 1, 1)
         torch.testing.assert_close(steps.reduced, x)  # no reduction: C keys per frame
