@@ -37,7 +37,7 @@ def world(tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize("name", list(UNITS))
-def test_unit_model_loads_small_and_without_machine_paths(name):
+def test_unit_model_loads_small_with_its_units(name):
     directory = TINY / name
     files = {p.name: p.stat().st_size for p in directory.iterdir()}
     assert set(files) == {"model.safetensors", "state.pt", "config.yaml", "eval.json"}
@@ -47,8 +47,7 @@ def test_unit_model_loads_small_and_without_machine_paths(name):
     assert (config.data.height, config.data.width) == (64, 32)
     kinds = sorted(type(u).__name__ for u in model.attention_units().values())
     assert kinds == UNITS[name]
-    text = (directory / "config.yaml").read_text() + (directory / "eval.json").read_text()
-    assert "/root" not in text and "/home" not in text and "/work" not in text
+    # (test_export_checkpoint checks that no shipped file names a folder of the machine)
     assert config.data.root == "" and config.output_dir == ""
 
 
