@@ -507,7 +507,7 @@ def test_inside_strf_shows_apm_neighbours_and_no_neighbour_at_the_clip_start():
     assert titles[:2] == ["frame 0 (t)", "frame 1 (t+1)"]
     assert "itself:<br>not re-arranged" in titles
     assert len([t for t in panels["data"] if t["type"] == "heatmap"]) == 1
-    assert any("t+1 draws on" in c for c in _captions(at))
+    assert any("Its t+1 map draws on" in c and "t-1 map: no such frame" in c for c in _captions(at))
 
 
 @pytest.fixture(scope="module")

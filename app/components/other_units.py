@@ -115,11 +115,11 @@ def _scale_caption(attention: dict, kind: str) -> str:
     parts = []
     for map_name, a in attention.items():
         if not a.candidates:
-            parts.append(f"{map_name}: no such frame, nothing drawn")
+            parts.append(f"Its {map_name} map: no such frame, nothing drawn")
             continue
         where = "every frame" if kind == "nonlocal" else f"frame {a.frames[0]}"
         parts.append(
-            f"{'this position' if kind == 'nonlocal' else map_name} draws on "
+            f"{'This position' if kind == 'nonlocal' else 'Its ' + map_name + ' map'} draws on "
             f"{a.effective_positions:.1f} of the {a.candidates} positions of {where} "
             f"(exp of its entropy); peak {a.peak * a.candidates:.1f}× uniform"
         )
@@ -127,7 +127,7 @@ def _scale_caption(attention: dict, kind: str) -> str:
         "Colour: each source position's weight over the uniform weight (a plain average over "
         "the position's sources) on the fixed log scale of the STRF masks (white: as a uniform "
         "average; blue: less; red: more); the black square is the chosen position's place. "
-        + "; ".join(parts)
+        + ". ".join(parts)
         + "."
     )
 
