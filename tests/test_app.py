@@ -473,7 +473,7 @@ def test_inside_strf_shows_a_non_local_position_and_follows_a_click():
     at.slider(key="inside:frame").set_value(2).run()
     charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
     before = next(m for m in _markdown(at) if "draws from" in m)
-    keys = (f"inside:row:tiny/nonlocal:{unit}", f"inside:col:tiny/nonlocal:{unit}")
+    keys = (f"inside:row:nonlocal:{unit}", f"inside:col:nonlocal:{unit}")
     at.session_state[keys[0]], at.session_state[keys[1]] = 0, 1  # as the click's callback does
     at.run()
     _assert_ok(at)
