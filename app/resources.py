@@ -65,16 +65,21 @@ from strf_core.experiments import (
 )
 from strf_core.experiments.evidence import EvidenceGroup, EvidenceSummary, group_runs
 from strf_core.explain import (
+    AttentionMap,
+    PositionAttention,
     as_images,
     evidence_frames,
     frame_evidence,
     inspect_unit,
     mask_view,
     overlay,
+    position_attention,
     relative_log2,
     relative_weights,
     similarity_gradcam,
+    unit_attention,
 )
+from strf_core.explain.attention import UNIT_KINDS
 from strf_core.explain.sweep import METRICS as SWEEP_METRICS
 from strf_core.explain.sweep import (
     SweepQuery,
@@ -1168,4 +1173,105 @@ __all__ += [
     "opening_query",
     "position_mask",
     "query_comparison",
+]
+
+
+# --- Inside STRF: the other attention units (non-local, APM) of the tiny 64x32 models ---
+
+# Shipped models with other units than STRF: folder under sample_data/models/tiny/ -> name.
+UNIT_MODELS = {"nonlocal": "P3D-C + non-local", "apm_nl": "AP3D-NL (P3D-C + APM + non-local)"}
+UNIT_KIND_WORDS = {"strf": "STRF", "nonlocal": "non-local", "apm": "APM"}
+
+
+@st.cache_resource(show_spinner=False)
+def unit_models() -> dict[str, DemoModel]:
+    """The shipped tiny models of :data:`UNIT_MODELS` that are present, by folder name."""
+    folders = {name: MODELS_DIR / "tiny" / name for name in UNIT_MODELS}
+    return {n: load_model(f, n) for n, f in folders.items() if (f / "model.safetensors").is_file()}
+
+
+def attention_unit_kinds(name: str) -> dict[str, str]:
+    """A unit model's attention units by module name, with their kind (``"nonlocal"``,
+    ``"apm"``)."""
+    units = unit_models()[name].model.attention_units()
+    return {unit: UNIT_KINDS[type(module)] for unit, module in units.items()}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def unit_maps(name: str, clip_key: str, _clip: torch.Tensor, unit: str) -> list[AttentionMap]:
+    """:func:`strf_core.explain.unit_attention` of one unit of a unit model on a clip (resized
+    to the model's input)."""
+    model = unit_models()[name]
+    return unit_attention(model.model, resize_for(model, _clip), units=[unit])[unit]
+
+
+@dataclass(frozen=True)
+class AttentionPanel:
+    """One source frame of where a target position draws from.
+
+    Attributes:
+        frame: the source frame.
+        title: what the panel shows, in words.
+        mask: the weights relative to uniform over the target's sources (``None``: the frame
+            is no source of this map, ``note`` says why).
+        note: why there is no mask.
+    """
+
+    frame: int
+    title: str
+    mask: PositionMask | None
+    note: str = ""
+
+
+def _frame_mask(attention: PositionAttention, frame: int) -> PositionMask:
+    weights = attention.relative[frame]  # (h_s, w_s)
+    log2 = relative_log2(weights, limit=MASK_LOG2_LIMIT)
+    return PositionMask(tuple(weights.shape), weights.tolist(), log2.tolist())
+
+
+def attention_panels(
+    maps: list[AttentionMap], target: tuple[int, int, int]
+) -> tuple[list[AttentionPanel], dict[str, PositionAttention]]:
+    """Frames ``t - 1``, ``t``, ``t + 1`` of where target ``(t, row, col)`` draws from, and
+    each map's :func:`~strf_core.explain.position_attention` by map name.
+
+    Non-local (one map over every frame): its weights on the three frames. APM (a map per
+    neighbour): frame ``t - 1`` from its ``"t-1"`` map, ``t + 1`` from ``"t+1"``; frame ``t``
+    itself is passed on as it is, not re-arranged."""
+    attention = {m.name: position_attention(m, target) for m in maps}
+    frames, t = maps[0].target_grid[0], target[0]
+    panels = []
+    for frame in (t - 1, t, t + 1):
+        if not 0 <= frame < frames:
+            continue
+        offset = frame - t
+        where = "t" if offset == 0 else f"t{offset:+d}"
+        title = f"frame {frame} ({where})"
+        if maps[0].kind == "apm":
+            name = f"t{offset:+d}"
+            if name not in attention:
+                panels.append(AttentionPanel(frame, title, None, "itself: not re-arranged"))
+                continue
+            panels.append(AttentionPanel(frame, title, _frame_mask(attention[name], frame)))
+        else:
+            panels.append(AttentionPanel(frame, title, _frame_mask(attention[maps[0].name], frame)))
+    return panels, attention
+
+
+def units_rows() -> list[Row]:
+    """The ablation's ``units`` group (baseline, STRF, non-local, APM, AP3D-NL on 64x32
+    clips), its rows as ``docs/results/ablations.json`` has them; ``[]`` before it is run."""
+    report = results().get("ablations")
+    return report.groups().get("units", []) if report else []
+
+
+__all__ += [
+    "UNIT_KIND_WORDS",
+    "UNIT_MODELS",
+    "AttentionPanel",
+    "attention_panels",
+    "attention_unit_kinds",
+    "unit_maps",
+    "unit_models",
+    "units_rows",
 ]

@@ -229,12 +229,23 @@ BRANCH_COLORS = {
 }
 
 
+def _keys_label(branch: nn.Module, channels: int) -> str:
+    """How a branch makes its keys: ``"H: 256→16, G: max 1x3x3"``, or, for a unit without FAM
+    (``fam=False``, Fig. 6a: no reduction, no pooling), ``"no H, no G: T = f"``."""
+    if isinstance(branch.reduce, nn.Identity):
+        return "no H, no G: T = f (without FAM)"
+    kernel = "x".join(str(k) for k in branch.pool.kernel_size)
+    pool = "max" if isinstance(branch.pool, nn.MaxPool3d) else "avg"
+    return f"H: {channels}→{branch.reduce.out_channels}, G: {pool} {kernel}"
+
+
 def strf_unit_figure(unit: STRF) -> go.Figure:
     """A diagram of one STRF unit as built: its branches (reduction, pooling, mask), the sums of
     eq. 5 and 7, its integration order (eq. 8) and the residual.
 
     Every label is read from ``unit`` (channels, reduction, pooling kernels, ``kappa``,
-    similarity, integration, ``gamma``), so the figure shows any unit, trained or not.
+    similarity, integration, ``gamma``), so the figure shows any unit, trained or not, a unit
+    without FAM (``fam=False``: keys are the input itself) included.
 
     Args:
         unit: an STRF unit.
@@ -264,10 +275,8 @@ def strf_unit_figure(unit: STRF) -> go.Figure:
         total = x + 2.15  # the sum's box, 1.2 wide
         for name, y in zip(names, ys, strict=True):
             branch = unit.branches[name]
-            kernel = "x".join(str(k) for k in branch.pool.kernel_size)
-            pool = "max" if isinstance(branch.pool, nn.MaxPool3d) else "avg"
             text = (
-                f"<b>{name}</b><br>H: {c}→{branch.reduce.out_channels}, G: {pool} {kernel}<br>"
+                f"<b>{name}</b><br>{_keys_label(branch, c)}<br>"
                 f"M = softmax<sub>i</sub>(κ TᵀT), κ={branch.kappa:g}, {branch.similarity}<br>f̂ M"
             )
             _box(fig, x, y, text, BRANCH_COLORS.get(name, "#dddddd"), width=2.3)
@@ -294,7 +303,8 @@ def strf_unit_figure(unit: STRF) -> go.Figure:
     fig.update_xaxes(visible=False, range=[-0.8, x + 1.0])
     fig.update_yaxes(visible=False, range=[bottom - 0.5, -bottom + 0.1])
     fig.update_layout(
-        title=f"STRF({c}), integration {unit.integration!r}",
+        title=f"STRF({c}), integration {unit.integration!r}"
+        + ("" if unit.fam else ", without FAM (Fig. 6a)"),
         height=int(140 - 110 * bottom),
         plot_bgcolor="white",
         margin={"l": 10, "r": 10, "t": 50, "b": 10},

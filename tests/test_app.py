@@ -459,6 +459,57 @@ def test_inside_strf_shows_masks_contributions_and_table2():
     assert table2["ours"][1] == "28,921,521"
 
 
+def test_inside_strf_shows_a_non_local_position_and_follows_a_click():
+    """The non-local unit of the shipped tiny model: its model said plainly, a position's
+    weights on frames t-1, t, t+1 on STRF's fixed scale, its share per frame; a click (which
+    writes the sliders' state) moves the mask, caption and sliders together."""
+    at = _page("views/inside_strf.py")
+    at.selectbox(key="inside:model").set_value("tiny/nonlocal").run()
+    _assert_ok(at)
+    unit = at.selectbox(key="inside:other-unit").value
+    assert unit == "layer2.1.after"
+    note = next(i.value for i in at.info if "non-local" in i.value)
+    assert "64x32 clips" in note and "mAP 36.5" in note  # its eval.json, said on the page
+    at.slider(key="inside:frame").set_value(2).run()
+    charts = {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    before = next(m for m in _markdown(at) if "draws from" in m)
+    keys = (f"inside:row:nonlocal:{unit}", f"inside:col:nonlocal:{unit}")
+    at.session_state[keys[0]], at.session_state[keys[1]] = 0, 1  # as the click's callback does
+    at.run()
+    _assert_ok(at)
+    assert [at.slider(key=k).value for k in keys] == [0, 1]
+    line = next(m for m in _markdown(at) if "draws from" in m)
+    assert line != before and "frame 2, row 0, column 1" in line
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    panels = next(c for c in charts if len([t for t in c["data"] if t["type"] == "heatmap"]) == 3)
+    titles = [a["text"] for a in panels["layout"]["annotations"]]
+    assert titles == ["frame 1 (t-1)", "frame 2 (t)", "frame 3 (t+1)"]
+    heatmaps = [t for t in panels["data"] if t["type"] == "heatmap"]
+    assert all(len(h["z"]) == 4 and len(h["z"][0]) == 2 for h in heatmaps)  # 8x4 pooled 2x2
+    axis = panels["layout"]["coloraxis"]
+    assert (axis["cmin"], axis["cmax"]) == (-4, 4) and "1× uniform" in axis["colorbar"]["ticktext"]
+    # The chosen position outlined on each panel: row 0, column 1 of the 8x4 grid.
+    assert {(s["x0"], s["y0"]) for s in panels["layout"]["shapes"]} == {(16.0, 0.0)}
+    share = next(c for c in charts if c["data"][0]["type"] == "bar")
+    assert sum(share["data"][0]["y"]) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_inside_strf_shows_apm_neighbours_and_no_neighbour_at_the_clip_start():
+    at = _page("views/inside_strf.py")
+    at.selectbox(key="inside:model").set_value("tiny/apm_nl").run()
+    at.selectbox(key="inside:other-unit").set_value("layer2.0.strf").run()  # APM's slot
+    _assert_ok(at)
+    assert any("appearance-preserving module" in m for m in _markdown(at))
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    panels = next(c for c in charts if c["layout"].get("coloraxis"))
+    # Frame 0: no frame t-1; frame 0 itself passed on unchanged; frame 1 aligned to it.
+    titles = [a["text"] for a in panels["layout"]["annotations"]]
+    assert titles[:2] == ["frame 0 (t)", "frame 1 (t+1)"]
+    assert "itself:<br>not re-arranged" in titles
+    assert len([t for t in panels["data"] if t["type"] == "heatmap"]) == 1
+    assert any("Its t+1 map draws on" in c and "t-1 map: no such frame" in c for c in _captions(at))
+
+
 @pytest.fixture(scope="module")
 def per_query():
     """Each demo query's AP and first-match rank under both models, by the reference loop

@@ -440,6 +440,26 @@ def test_inside_strf_click_selects_the_position(page: Page, server: Server) -> N
         screenshot(page, "07-inside-strf-clicked")
 
 
+def test_inside_strf_non_local_unit_click_selects_the_position(page: Page, server: Server) -> None:
+    """The unit choice: the shipped tiny non-local model; a click on its grid moves the
+    position, the three frames' masks and the sliders together."""
+    with diagnosed(page, server, "inside-nonlocal"):
+        _inside_strf(page)
+        sidebar = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+        sidebar.filter(has_text="Model").click()
+        page.get_by_role("option", name="P3D-C + non-local (tiny, 64x32)").click()
+        page.get_by_text("in the frames around its own").wait_for(timeout=FIRST_LOAD_TIMEOUT_MS)
+        wait_idle(page, timeout=FIRST_LOAD_TIMEOUT_MS)
+        points = chart_points(page, 0)
+        target = next(p for p in points if p["custom"] == [1, 3])
+        page.mouse.click(target["x"], target["y"])
+        page.get_by_text("where frame 0, row 1, column 3 draws from").wait_for()
+        wait_idle(page)
+        assert slider_values(page)[:3] == [0, 1, 3]  # frame, row, column
+        no_exception(page)
+        screenshot(page, "08-inside-nonlocal-clicked")
+
+
 SWEEP_TIMEOUT_MS = 600_000  # 2 queries x 8 clips x 3 models on 2 loaded cores
 
 

@@ -95,3 +95,29 @@ def test_unit_steps_without_residual():
     torch.testing.assert_close(
         steps.branches["s_fine"].values.reshape(steps.temporal.shape), steps.temporal
     )
+
+
+@pytest.mark.parametrize("integration", ["t->s", "parallel"])
+def test_steps_of_a_unit_without_fam(integration):
+    """fam=False (Fig. 6a, SPEC section 5): keys are the input itself, no H and no G. The steps
+    rebuild the unit and its one mask, M = softmax(kappa norm(f)^T norm(f)), computed here
+    from the input alone."""
+    unit = _unit(fam=False, integration=integration, kappa=3.0)
+    x = torch.randn(2, 32, 4, 6, 3)
+    keys = torch.nn.functional.normalize(x.reshape(2, 32 * 4, 18), dim=1)  # (N, C*T, HW)
+    expected_mask = torch.softmax(3.0 * keys.transpose(1, 2) @ keys, dim=1)
+    for branch in unit.branches.values():
+        steps = fam_steps(branch, x)
+        assert not steps.fam and steps.pool_kernel == (1, 1, 1)
+        torch.testing.assert_close(steps.reduced, x)  # no reduction: C keys per frame
+        torch.testing.assert_close(steps.mask, expected_mask)
+        with torch.no_grad():
+            torch.testing.assert_close(steps.output, branch(x), atol=1e-5, rtol=1e-5)
+    steps = unit_steps(unit, x)
+    with torch.no_grad():
+        torch.testing.assert_close(steps.output, unit(x), atol=1e-5, rtol=1e-5)
+    # No pooling to resize: a kernel that would pool is refused, not applied to the input.
+    with pytest.raises(ValueError, match="without FAM"):
+        fam_steps(unit.branches["s_coarse"], x, pool_kernel=(1, 3, 3))
+    assert fam_steps(unit.branches["s_coarse"], x, pool_kernel=(1, 1, 1)).fam is False
+    assert fam_steps(_unit().branches["s_coarse"], x).fam is True

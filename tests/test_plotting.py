@@ -71,6 +71,16 @@ def test_the_unit_figure_shows_gamma_or_no_residual():
     assert "no residual" in plain and "γ" not in plain
 
 
+def test_the_unit_figure_of_a_unit_without_fam():
+    """fam=False has no reduction H and no pooling G: the figure says so instead of failing."""
+    unit = STRF(32, reduction=8, fam=False)
+    fig = strf_unit_figure(unit)
+    text = " ".join(_texts(fig))
+    assert text.count("no H, no G: T = f") == 4 and "H: 32→" not in text
+    assert "without FAM" in fig.layout.title.text
+    assert "without FAM" not in strf_unit_figure(STRF(32, reduction=8)).layout.title.text
+
+
 def test_mask_panels_show_where_each_cell_draws_from():
     h, w = 3, 2
     source = torch.tensor([5, 0, 1, 2, 3, 4])  # column j draws everything from position source[j]

@@ -5,7 +5,8 @@ import streamlit as st
 
 from app import resources as R
 from app.components.branches import branch_toggles
-from app.components.mask_plots import mask_figure, picker_figure
+from app.components.mask_plots import mask_figure
+from app.components.other_units import other_units_page, position_picker
 from app.components.query_picker import pick_query
 from app.components.workspace import demo_workspace
 
@@ -26,22 +27,39 @@ st.caption(
     "Each STRF branch builds one factorized attention mask M = softmax(kappa T^T T) over the "
     "h x w positions of a unit's feature map, shared by every frame of the clip (its keys pool "
     "over time or space first). Click a position on the frame, or choose it with the sliders, "
-    "to see the weights its column (or row) of the mask puts on every other position."
+    "to see the weights its column (or row) of the mask puts on every other position. The "
+    "non-local block and AP3D's APM, the units the paper compares STRF with, can be chosen "
+    "in the sidebar and are shown on the same scale."
 )
 ws = demo_workspace()
 strf_labels = [label for label, m in ws.models.items() if m.has_strf]
-if not strf_labels:
-    st.warning("This workspace has no model with STRF units.")
+unit_models = R.unit_models()
+choices = {label: f"{label}: STRF (demo model, 128x64)" for label in strf_labels}
+choices |= {f"tiny/{n}": f"{R.UNIT_MODELS[n]} (tiny, 64x32)" for n in unit_models}
+if not choices:
+    st.warning("This workspace has no model with STRF, non-local or APM units.")
     st.stop()
 query = pick_query(ws, KEY)
 with st.sidebar:
     st.subheader("Unit")
-    label = st.selectbox("Model", strf_labels, key=f"{KEY}:model")
-    units = R.strf_units(ws, label)
-    unit_name = st.selectbox("STRF unit", tuple(units), key=f"{KEY}:unit")
-    direction = DIRECTIONS[st.radio("Show", tuple(DIRECTIONS), key=f"{KEY}:direction")]
+    label = st.selectbox("Model", tuple(choices), format_func=choices.get, key=f"{KEY}:model")
+    if label in strf_labels:
+        units = R.strf_units(ws, label)
+        unit_name = st.selectbox("STRF unit", tuple(units), key=f"{KEY}:unit")
+        direction = DIRECTIONS[st.radio("Show", tuple(DIRECTIONS), key=f"{KEY}:direction")]
+    else:
+        kinds = R.attention_unit_kinds(label.removeprefix("tiny/"))
+        unit_name = st.selectbox(
+            "Unit",
+            tuple(kinds),
+            format_func=lambda u: f"{u} ({R.UNIT_KIND_WORDS[kinds[u]]})",
+            key=f"{KEY}:other-unit",
+        )
 
 if query is None:  # the picker has said why in the page
+    st.stop()
+if label not in strf_labels:
+    other_units_page(query, label.removeprefix("tiny/"), unit_name, KEY)
     st.stop()
 
 st.markdown("**STRF branches switched on** (the others are skipped in every unit)")
@@ -60,39 +78,11 @@ branch = st.radio(
     horizontal=True,
     key=f"{KEY}:branch",
 )
-# The position lives in the two sliders' session state, its one source of truth: a click on
-# the picker writes it there (in the chart's callback, before the sliders are drawn), and the
-# sliders, the mask and the caption all read it.
-row_key, col_key = f"{KEY}:row:{unit_name}", f"{KEY}:col:{unit_name}"
-st.session_state[row_key] = min(st.session_state.get(row_key, h // 2), h - 1)
-st.session_state[col_key] = min(st.session_state.get(col_key, w // 2), w - 1)
-picker_key = f"{KEY}:picker:{unit_name}"
-
-
-def _pick() -> None:
-    """Move the position to the clicked cell."""
-    event = st.session_state.get(picker_key)
-    points = [p for p in (event["selection"]["points"] if event else []) if p.get("customdata")]
-    if points:
-        st.session_state[row_key], st.session_state[col_key] = points[0]["customdata"][:2]
-
-
 frames = R.as_images(query.clip)
 left, right = st.columns([1, 2])
 with left:
     frame_index = st.slider("Frame shown", 0, len(frames) - 1, 0, key=f"{KEY}:frame")
-    cell = (st.session_state[row_key], st.session_state[col_key])
-    st.plotly_chart(
-        picker_figure(frames[frame_index], (h, w), cell),
-        on_select=_pick,
-        selection_mode="points",
-        key=picker_key,
-        config={"displayModeBar": False},  # no toolbar over the grid it would cover
-        width="content",
-    )
-    st.caption("Click a cell of the grid, or use the sliders.")
-    row = st.slider("Row", 0, h - 1, key=row_key)
-    col = st.slider("Column", 0, w - 1, key=col_key)
+    row, col = position_picker(frames[frame_index], (h, w), f"{KEY}:{{}}:{unit_name}")
 with right:
     st.markdown(
         f"**{R.BRANCH_LABELS[branch]}** mask of `{unit_name}` ({h} x {w} positions, "

@@ -7,7 +7,13 @@ of STRF branches. Calls are safe on a model shared between threads (see
 :mod:`strf_core.explain.isolation`).
 """
 
-from strf_core.explain.attention import AttentionMap, attention_units, unit_attention
+from strf_core.explain.attention import (
+    AttentionMap,
+    PositionAttention,
+    attention_units,
+    position_attention,
+    unit_attention,
+)
 from strf_core.explain.contributions import BranchContribution, branch_contributions
 from strf_core.explain.fam import (
     MaskStats,
@@ -43,6 +49,7 @@ __all__ = [
     "FrameGradCam",
     "FrameMaps",
     "MaskStats",
+    "PositionAttention",
     "UnitInspection",
     "UnitSteps",
     "as_images",
@@ -64,6 +71,7 @@ __all__ = [
     "model_lock",
     "normalize_maps",
     "overlay",
+    "position_attention",
     "prepare_clip",
     "relative_log2",
     "relative_weights",

@@ -15,10 +15,16 @@ weights from it, so ``forward`` carries no flag::
 
 Every column (a target position) is a distribution over source positions (APM's at the clip's
 ends: zero, no neighbour there). Positions are flattened frame by frame, row by row.
+
+:func:`position_attention` reads one target's column on the scale the dashboard shows every
+unit's masks on: each weight over the weight a uniform choice among the target's own sources
+would give (non-local: every pooled position of every frame; APM: the positions of frame
+``t + offset`` only; STRF: the ``hw`` positions).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +51,8 @@ class AttentionMap:
         weights: ``(S, L)``, column ``j`` the weights target ``j`` draws from the sources.
         source_grid: ``(t, h, w)`` of the ``S`` source positions.
         target_grid: ``(t, h, w)`` of the ``L`` target positions.
+        offset: APM's source frame relative to the target's (``-1``: target frame ``t`` draws
+            from frame ``t - 1`` only); ``None``: a target may draw from every source frame.
     """
 
     unit: str
@@ -53,6 +61,7 @@ class AttentionMap:
     weights: Tensor
     source_grid: tuple[int, int, int]
     target_grid: tuple[int, int, int]
+    offset: int | None = None
 
     def view(self, target: tuple[int, int, int]) -> Tensor:
         """Where target position ``(t, row, col)`` draws from: ``(t_s, h_s, w_s)`` weights."""
@@ -126,5 +135,77 @@ def _maps(name: str, unit: nn.Module, captured: dict[str, Tensor]) -> list[Atten
                 full[source * h * w : (source + 1) * h * w, frame * h * w : (frame + 1) * h * w] = (
                     weights[o, frame]
                 )
-        maps.append(AttentionMap(name, kind, f"t{offset:+d}", full, (t, h, w), (t, h, w)))
+        grid = (t, h, w)
+        maps.append(AttentionMap(name, kind, f"t{offset:+d}", full, grid, grid, offset=offset))
     return maps
+
+
+@dataclass(frozen=True)
+class PositionAttention:
+    """Where one target position draws from, relative to a uniform choice among its sources.
+
+    Attributes:
+        target: ``(t, row, col)`` of the target position.
+        frames: the source frames it may draw from: every frame (non-local, STRF), frame
+            ``t + offset`` (APM), or none (APM at the clip's ends: no neighbour there).
+        candidates: how many source positions those frames hold.
+        weights: ``(t_s, h_s, w_s)``, the map's column; sums to 1 (0 without candidates).
+        relative: ``weights * candidates``: 1 where the target weighs a position as a uniform
+            average over its sources would, ``candidates`` where it takes one position only.
+        frame_share: ``(t_s,)``, the weights summed per source frame.
+        effective_positions: ``exp`` of the column's entropy: how many positions it draws from
+            (0 without candidates).
+        peak: its largest weight.
+        cell: target-grid ``(rows, cols)`` that one source position covers (``(2, 2)`` for
+            the non-local block's pooled keys, ``(1, 1)`` otherwise).
+    """
+
+    target: tuple[int, int, int]
+    frames: tuple[int, ...]
+    candidates: int
+    weights: Tensor
+    relative: Tensor
+    frame_share: Tensor
+    effective_positions: float
+    peak: float
+    cell: tuple[int, int]
+
+
+def position_attention(amap: AttentionMap, target: tuple[int, int, int]) -> PositionAttention:
+    """One target position's column of ``amap``, relative to uniform over its own sources.
+
+    Args:
+        amap: a map of :func:`unit_attention`.
+        target: ``(t, row, col)`` in ``amap.target_grid`` (STRF's: ``t = 0``, time is folded).
+
+    Returns:
+        The column with its scale, per-frame shares and concentration.
+
+    Raises:
+        ValueError: a target outside the target grid.
+
+    Shape:
+        weights, relative: ``amap.source_grid``; frame_share: ``(t_s,)``.
+    """
+    weights = amap.view(target).float()  # (t_s, h_s, w_s)
+    t_s, h_s, w_s = amap.source_grid
+    if amap.offset is None:
+        frames = tuple(range(t_s))
+    else:
+        source = target[0] + amap.offset
+        frames = (source,) if 0 <= source < t_s else ()
+    candidates = len(frames) * h_s * w_s
+    probabilities = weights[weights > 0]
+    entropy = float(-(probabilities * probabilities.log()).sum()) if candidates else 0.0
+    _, h, w = amap.target_grid
+    return PositionAttention(
+        target=target,
+        frames=frames,
+        candidates=candidates,
+        weights=weights,
+        relative=weights * candidates,
+        frame_share=weights.sum(dim=(1, 2)),
+        effective_positions=math.exp(entropy) if candidates else 0.0,
+        peak=float(weights.max()),
+        cell=(max(1, h // h_s), max(1, w // w_s)),
+    )

@@ -16,6 +16,11 @@ tutorials and the dashboard show the steps in between, with the branch's own wei
 :func:`fam_steps` accepts other ``kappa``, ``similarity`` and pooling sizes than the branch was
 built with (the notebooks' sliders); :func:`unit_steps` runs a whole STRF unit from these steps,
 so that its result can be checked against the unit's own forward pass.
+
+A unit built "without FAM" (``STRF(fam=False)``, Fig. 6a; SPEC section 5) has no reduction
+``H`` and no pooling ``G``: its keys are the input itself, so ``reduced`` and ``pooled`` are the
+input, ``pool_kernel`` is ``(1, 1, 1)`` and ``FamSteps.fam`` is ``False``; a pooling kernel
+other than ``(1, 1, 1)`` is refused, since that unit has no pooling to resize.
 """
 
 from __future__ import annotations
@@ -47,7 +52,9 @@ class FamSteps(NamedTuple):
         output: ``f_hat @ M``, in the input's shape.
         kappa: the temperature used.
         similarity: ``"dot"`` or ``"cosine"``.
-        pool_kernel: the pooling kernel ``(kt, kh, kw)`` used.
+        pool_kernel: the pooling kernel ``(kt, kh, kw)`` used (``(1, 1, 1)``: none).
+        fam: ``False`` for a branch of a unit without FAM (Fig. 6a): no reduction, no pooling,
+            the keys are the input itself.
     """
 
     reduced: Tensor
@@ -61,9 +68,17 @@ class FamSteps(NamedTuple):
     kappa: float
     similarity: str
     pool_kernel: tuple[int, int, int]
+    fam: bool = True
+
+
+def _has_fam(branch: FactorizedBranch) -> bool:
+    """Whether the branch has its reduction ``H`` and pooling ``G`` (not ``fam=False``)."""
+    return not isinstance(branch.reduce, nn.Identity)
 
 
 def _kernel(pool: nn.Module) -> tuple[int, int, int]:
+    if isinstance(pool, nn.Identity):  # without FAM: no pooling, as a 1x1x1 kernel would do
+        return (1, 1, 1)
     size = pool.kernel_size
     return tuple(size) if isinstance(size, tuple | list) else (size, size, size)
 
@@ -72,6 +87,11 @@ def _pool(branch: FactorizedBranch, x: Tensor, kernel: tuple[int, int, int] | No
     """The branch's pooling ``G``, or the same kind of pooling with another kernel."""
     if kernel is None or tuple(kernel) == _kernel(branch.pool):
         return branch.pool(x)
+    if not _has_fam(branch):
+        raise ValueError(
+            f"pool_kernel {tuple(kernel)}: this branch is built without FAM (fam=False, Fig. 6a) "
+            "and has no pooling G to resize; only (1, 1, 1) (the default) applies"
+        )
     if any(k < 1 or k % 2 == 0 for k in kernel):
         raise ValueError(f"pool_kernel sizes must be positive and odd, got {tuple(kernel)}")
     if isinstance(branch.pool, SameAvgPool3d):
@@ -102,6 +122,10 @@ def fam_steps(
         pool_kernel: pooling kernel ``(kt, kh, kw)``, odd sizes (default: the branch's);
             ``(r, 1, 1)`` pools over time, ``(1, r, r)`` over space.
 
+    Raises:
+        ValueError: an unknown similarity, an even kernel size, or a kernel other than
+            ``(1, 1, 1)`` for a branch without FAM (it has no pooling).
+
     Shape:
         x: ``(N, C, T, H, W)``; see :class:`FamSteps` for the rest.
     """
@@ -110,7 +134,7 @@ def fam_steps(
         raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
     kappa = branch.kappa if kappa is None else float(kappa)
     n, c, t, h, w = x.shape
-    reduced = branch.reduce(x).float()  # (N, C/n, T, H, W)
+    reduced = branch.reduce(x).float()  # (N, C/n, T, H, W); without FAM: x, (N, C, T, H, W)
     pooled = _pool(branch, reduced, pool_kernel)  # (N, C/n, T, H, W)
     keys = pooled.flatten(1, 2).flatten(2)  # (N, C/n*T, HW)
     if similarity == "cosine":
@@ -133,6 +157,7 @@ def fam_steps(
         kappa=kappa,
         similarity=similarity,
         pool_kernel=_kernel(branch.pool) if pool_kernel is None else tuple(pool_kernel),
+        fam=_has_fam(branch),
     )
 
 
