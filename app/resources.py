@@ -634,20 +634,12 @@ def cmc(ws: Workspace, label: str, max_rank: int = 20) -> dict:
         every query and each synthetic hard case.
     """
     model = ws.models[label]
-    settings = ws.galleries[label]
-    queries_gallery = model_gallery(ws.dataset.query, model, world_root=ws.root)
-    q = queries_gallery.features(model.model)
-    g = settings.features(model.model)
-    distances = cosine_distance(q, g).numpy()
+    gallery = ws.galleries[label]
+    distances = cosine_distance(query_features(ws, label), gallery.features(model.model))
     subsets = {s: ws.subsets[s] for s in SUBSETS if s in ws.subsets}
+    q_pids, q_camids = _query_labels(ws)
     scores = evaluate_rank_subsets(
-        distances,
-        queries_gallery.pids,
-        settings.pids,
-        queries_gallery.camids,
-        settings.camids,
-        subsets,
-        max_rank,
+        distances.numpy(), q_pids, gallery.pids, q_camids, gallery.camids, subsets, max_rank
     )
     return {
         name: {"cmc": [float(x) for x in r["cmc"]], "mAP": float(r["mAP"])}
@@ -1101,21 +1093,53 @@ def query_comparison(ws: Workspace) -> PairedAP | None:
     if labels is None:
         return None
     aps = []
+    q_pids, q_camids = _query_labels(ws)
     for label in labels:
-        model = ws.models[label]
-        queries = model_gallery(ws.dataset.query, model, world_root=ws.root)
         gallery = ws.galleries[label]
         aps.append(
             query_average_precision(
-                queries.features(model.model),
-                gallery.features(model.model),
-                queries.pids,
+                query_features(ws, label),
+                gallery.features(ws.models[label].model),
+                q_pids,
                 gallery.pids,
-                queries.camids,
+                q_camids,
                 gallery.camids,
             )
         )
     return paired_ap(*aps)
+
+
+def _query_labels(ws: Workspace) -> tuple[np.ndarray, np.ndarray]:
+    """The queries' pids and camids, ``(Q,)`` each."""
+    pids = np.array([t.pid for t in ws.dataset.query], dtype=np.int64)
+    return pids, np.array([t.camid for t in ws.dataset.query], dtype=np.int64)
+
+
+@st.cache_resource(show_spinner=False, hash_funcs=HASH)
+def _query_rows(ws: Workspace) -> torch.Tensor | None:
+    """Each query's row in the gallery, ``(Q,)``, when every query is a gallery tracklet (the
+    AP3D protocol); ``None`` otherwise."""
+    rows = {tracklet: i for i, tracklet in enumerate(ws.dataset.gallery)}
+    found = [rows.get(tracklet) for tracklet in ws.dataset.query]
+    return None if None in found else torch.tensor(found, dtype=torch.long)
+
+
+def query_features(ws: Workspace, label: str) -> torch.Tensor:
+    """Every query's embedding under ``label``'s model with all its branches on.
+
+    Where every query is a gallery tracklet (the AP3D protocol, the demo's), these are the
+    gallery's own rows: the same embedding of the same frames, with no second read of the
+    shipped embeddings (or second embedding) at start. Otherwise the queries are a gallery of
+    their own (shipped embeddings where they fit, else embedded once and cached on disk).
+
+    Shape:
+        ``(Q, D)``, float32.
+    """
+    model = ws.models[label]
+    rows = _query_rows(ws)
+    if rows is not None:
+        return ws.galleries[label].features(model.model)[rows]
+    return model_gallery(ws.dataset.query, model, world_root=ws.root).features(model.model)
 
 
 OPENING_SUBSET = "occluded"  # the hard case STRF is claimed to help most (the paper's Fig. 5)
@@ -1173,6 +1197,7 @@ __all__ += [
     "opening_query",
     "position_mask",
     "query_comparison",
+    "query_features",
 ]
 
 
