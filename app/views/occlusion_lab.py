@@ -270,7 +270,13 @@ def _sweep() -> None:
         f"Computed in {took:.0f} s."
     )
     rows = sweep_rows(results)
-    st.dataframe(rows, hide_index=True, key=f"{KEY}:sweep_table", height=35 * (len(rows) + 1) + 3)
+    st.dataframe(
+        rows,
+        hide_index=True,
+        key=f"{KEY}:sweep_table",
+        height=35 * (len(rows) + 1) + 3,
+        column_config={"model": st.column_config.TextColumn("model", width="medium")},
+    )
 
 
 def _sweep_preview(index: int, settings: R.SweepSettings) -> None:
