@@ -74,17 +74,24 @@ def test_shipped_models_load_the_same_through_either_spelling(name, tmp_path):
 
 def test_stored_cells_configs_build_the_model_their_overrides_name():
     """Every stored benchmark cell's recorded config still loads, asks for the model its
-    overrides ask for, and builds it (STRF units exactly where ``model.strf`` says)."""
+    overrides ask for, and builds it: STRF units exactly where ``model.strf`` says, and the
+    units ``model.attn_layer`` names where it names one (the ``units`` ablation group)."""
     assert len(CELLS) >= 99
+    named = {"nonlocal": {"NonLocalBlock3D"}, "apm": {"APM"}, "apm_nl": {"APM", "NonLocalBlock3D"}}
     distinct = {}
     for path in CELLS:
         record = json.loads(path.read_text())
         stored = config_from_dict(record["config"])
         assert stored.model == load_config(None, record["overrides"]).model, path.name
-        distinct[repr(stored.model)] = (stored, record["config"]["model"]["strf"])
-    for config, strf in distinct.values():
-        model = build_model_for(config, 5)
-        assert _kinds(model) == ["STRF"] * len(model.strf_units()) and bool(_kinds(model)) == strf
+        distinct[repr(stored.model)] = stored
+    assert {c.model.attn_layer for c in distinct.values()} >= {None, *named}
+    for config in distinct.values():
+        kinds = _kinds(build_model_for(config, 5))
+        unit = config.model.attn_layer
+        if unit in named:
+            assert kinds and set(kinds) == named[unit] and not config.model.strf, unit
+        else:
+            assert kinds == ["STRF"] * len(kinds) and bool(kinds) == config.model.strf
 
 
 def test_unit_parameter_table_has_ap3ds_models_and_strf_is_lightest():
