@@ -1175,11 +1175,17 @@ class PositionMask:
     log2: list[list[float]]
 
 
+def _relative_mask(weights: torch.Tensor) -> PositionMask:
+    """A :class:`PositionMask` of ``(h, w)`` weights relative to uniform."""
+    log2 = relative_log2(weights, limit=MASK_LOG2_LIMIT)
+    return PositionMask(tuple(weights.shape), weights.tolist(), log2.tolist())
+
+
 def position_mask(inspection, branch: str, cell: tuple[int, int], direction: str) -> PositionMask:
     """The weights of one branch's mask at ``cell`` of an :func:`inspect` result."""
-    weights = relative_weights(inspection.masks[branch], inspection.grid, cell, direction=direction)
-    log2 = relative_log2(weights, limit=MASK_LOG2_LIMIT)
-    return PositionMask(inspection.grid, weights.tolist(), log2.tolist())
+    return _relative_mask(
+        relative_weights(inspection.masks[branch], inspection.grid, cell, direction=direction)
+    )
 
 
 __all__ += [
@@ -1249,9 +1255,7 @@ class AttentionPanel:
 
 
 def _frame_mask(attention: PositionAttention, frame: int) -> PositionMask:
-    weights = attention.relative[frame]  # (h_s, w_s)
-    log2 = relative_log2(weights, limit=MASK_LOG2_LIMIT)
-    return PositionMask(tuple(weights.shape), weights.tolist(), log2.tolist())
+    return _relative_mask(attention.relative[frame])  # (h_s, w_s)
 
 
 def attention_panels(
