@@ -4,7 +4,9 @@ What the dashboard's cold start waits for: the model's per-frame features over d
 :func:`strf_core.features.extract_features` runs them, decoding excluded), in the current way
 (``torch.no_grad``, contiguous tensors) and with the easy wins: ``torch.inference_mode``,
 channels-last (3-D) weights and inputs, and both. Every variant must give the current features
-to 1e-5. Each variant runs at every batch size (chunks of ``--chunk-len`` frames per forward
+to 1e-5; also the current way with glibc's malloc set to reuse freed blocks
+(:mod:`strf_core.allocator`; the others run with glibc's own setting, as the dashboard does).
+Each variant runs at every batch size (chunks of ``--chunk-len`` frames per forward
 pass; the gallery embeds 8). Calls are interleaved, medians of wall and CPU time; the thread
 count and the load average are written beside each figure.
 
@@ -29,6 +31,7 @@ from _common import (
     interleaved_wall_and_cpu,
     load_average,
     markdown_table,
+    set_malloc,
     write_json,
 )
 
@@ -73,8 +76,16 @@ def main() -> None:
                 with torch.inference_mode():
                     return model_cl.frame_features(clip)
 
+            def reuse(clip=clip):
+                set_malloc("reuse")  # strf_core.allocator.reuse_freed_memory's setting
+                try:
+                    return current(clip)
+                finally:
+                    set_malloc("default")
+
             fns = {"no_grad": current, "inference_mode": inference}
             fns |= {"channels_last": channels_last, "inference_mode+channels_last": both}
+            fns["no_grad, malloc reuse"] = reuse
             want = current()
             for name, fn in fns.items():
                 torch.testing.assert_close(fn(), want, atol=1e-5, rtol=1e-4, msg=name)

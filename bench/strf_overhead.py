@@ -40,13 +40,21 @@ from _common import (
     markdown_table,
     peak_memory_bytes,
     pick_device,
+    set_malloc,
     write_json,
 )
 
 from strf_core import STRF, build_model
 
-# The train step's variants: (STRF built, its mask product).
-VARIANTS = {"P3D-C": None, "STRF-P3D-C explicit": "explicit", "STRF-P3D-C fused": "fused"}
+# The train step's variants: name -> (STRF's mask product or None for none, glibc malloc mode).
+# "reuse" is what the strf command runs with (strf_core.allocator); "default" is glibc's own.
+VARIANTS = {
+    "P3D-C": (None, "reuse"),
+    "STRF-P3D-C explicit": ("explicit", "reuse"),
+    "STRF-P3D-C fused": ("fused", "reuse"),
+    "P3D-C, glibc default malloc": (None, "default"),
+    "STRF-P3D-C explicit, glibc default malloc": ("explicit", "default"),
+}
 # Backward nodes of the fused SDPA kernels; SDPA's math kernel (and the explicit path) leave
 # plain matmul and softmax nodes.
 KERNEL_NODES = {
@@ -81,26 +89,29 @@ def bench_train_step(
     clips = torch.randn(batch, 3, 4, *size, device=device)
     labels = torch.randint(0, 625, (batch,), device=device)
     steps, params, flops = {}, {}, {}
-    for key, attention in VARIANTS.items():
+    for key, (attention, malloc) in VARIANTS.items():
         model = _build(model_name, attention, device)
         optimizer = torch.optim.Adam(model.parameters(), lr=3e-4, weight_decay=5e-4)
 
-        def step(model=model, optimizer=optimizer):
+        def step(model=model, optimizer=optimizer, malloc=malloc):
+            set_malloc(malloc)
             optimizer.zero_grad(set_to_none=True)
             with _autocast(device):
                 logits = model(clips).logits
             F.cross_entropy(logits.float(), labels).backward()
             optimizer.step()
 
-        with FlopCounterMode(display=False) as counter:  # forward and backward
+        # Forward and backward, in glibc's own mode: also raises its mmap threshold to where
+        # set_malloc("default") expects it.
+        with FlopCounterMode(display=False) as counter:
             with _autocast(device):
                 logits = model(clips).logits
             F.cross_entropy(logits.float(), labels).backward()
         model.zero_grad(set_to_none=True)
-        steps[key], params[key], flops[key] = step, sum(p.numel() for p in model.parameters()), 0
-        flops[key] = counter.get_total_flops()
+        steps[key], flops[key] = step, counter.get_total_flops()
+        params[key] = sum(p.numel() for p in model.parameters())
     load_before = load_average()
-    wall, cpu = interleaved_wall_and_cpu(steps, repeats=repeats, warmup=2, device=device)
+    wall, cpu = interleaved_wall_and_cpu(steps, repeats=repeats, warmup=1, device=device)
     load_after = load_average()
     return {
         key: {
@@ -196,6 +207,7 @@ def bench_mask_product(
                         return unit(x)
 
                     def step(forward=forward, unit=unit, x=x, grad=grad):
+                        set_malloc("reuse")  # as the strf command runs
                         forward().backward(grad)
                         x.grad = None
                         unit.zero_grad(set_to_none=True)
@@ -245,16 +257,17 @@ def main() -> None:
     for size in sizes:
         clip = f"4x{size[0]}x{size[1]}"
         train[clip] = bench_train_step(args.model, size, batch, device, args.repeats)
-        base = train[clip]["P3D-C"]
         train_ratios[clip] = {}
         for key, v in train[clip].items():
+            malloc = VARIANTS[key][1]
+            base = train[clip]["P3D-C" if malloc == "reuse" else "P3D-C, glibc default malloc"]
             ratio = {
                 "time": v["seconds"] / base["seconds"],
                 "cpu_time": v["cpu_seconds"] / base["cpu_seconds"],
                 "flops": v["flops"] / base["flops"],
                 "memory": v["peak_bytes"] / base["peak_bytes"],
             }
-            if key != "P3D-C":
+            if v is not base:
                 train_ratios[clip][key] = ratio
             rows.append(
                 [
@@ -280,9 +293,9 @@ def main() -> None:
                 "params",
                 "step (s)",
                 "CPU (s)",
-                "time / P3D-C",
-                "CPU / P3D-C",
-                "FLOPs / P3D-C",
+                "time / its P3D-C",
+                "CPU / its P3D-C",
+                "FLOPs / its P3D-C",
                 "GFLOP/s",
                 "peak MiB",
                 "load avg (1/5/15 min)",
@@ -292,7 +305,6 @@ def main() -> None:
     )
 
     masks = bench_mask_product(args.model, sizes, args.unit_frames, batch, device, args.repeats)
-    masks = bench_mask_product(device, batch, args.repeats)
     print(f"\n## STRF unit, fused vs explicit, forward + backward, {device}, {threads} threads\n")
     rows, ratios = [], []
     for fused, explicit in zip(masks[::2], masks[1::2], strict=True):
