@@ -144,6 +144,9 @@ def device_facts(device: torch.device) -> dict[str, object]:
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        # 1/5/15-minute load averages when the facts are taken (every script takes them as it
+        # writes its results); scripts that time in stages also record them per stage.
+        "loadavg": load_average(),
     }
     if device.type == "cuda":
         facts["gpu"] = torch.cuda.get_device_name(device)
