@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from strf_core.allocator import KEEP_BYTES, M_MMAP_MAX, M_TRIM_THRESHOLD
+from strf_core.allocator import M_MMAP_MAX, M_TRIM_THRESHOLD
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -72,33 +72,10 @@ def _return_freed_memory_to_the_os() -> None:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return
-    libc.mallopt(M_MMAP_MAX, 65536)  # undo set_malloc("reuse")
+    libc.mallopt(M_MMAP_MAX, 65536)  # undo strf_core.allocator.reuse_freed_memory
     libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
     libc.mallopt(M_TRIM_THRESHOLD, 64 * 1024)
     libc.malloc_trim(0)
-
-
-MALLOC_MODES = ("default", "reuse")
-
-
-def set_malloc(mode: str) -> None:
-    """Switch glibc's malloc between its own steady state and ``reuse_freed_memory``'s.
-
-    ``"default"``: blocks above the mmap threshold are mapped anew on each allocation and freed
-    memory at the top of the heap is trimmed beyond 64 MiB: glibc's steady state once its
-    dynamic threshold has risen to 32 MiB, so run the workload once before the first call
-    (any mallopt call freezes the threshold where it is). ``"reuse"``: what
-    :func:`strf_core.allocator.reuse_freed_memory` sets (no mmap, freed memory kept).
-    """
-    if mode not in MALLOC_MODES:
-        raise ValueError(f"mode must be one of {MALLOC_MODES}, got {mode!r}")
-    libc = ctypes.CDLL("libc.so.6")
-    if mode == "reuse":
-        libc.mallopt(M_TRIM_THRESHOLD, KEEP_BYTES)
-        libc.mallopt(M_MMAP_MAX, 0)
-    else:
-        libc.mallopt(M_MMAP_MAX, 65536)
-        libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
 
 
 def _proc_status_kib(field: str) -> int:

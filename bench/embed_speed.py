@@ -4,11 +4,12 @@ What the dashboard's cold start waits for: the model's per-frame features over d
 :func:`strf_core.features.extract_features` runs them, decoding excluded), in the current way
 (``torch.no_grad``, contiguous tensors) and with the easy wins: ``torch.inference_mode``,
 channels-last (3-D) weights and inputs, and both. Every variant must give the current features
-to 1e-5; also the current way with glibc's malloc set to reuse freed blocks
-(:mod:`strf_core.allocator`; the others run with glibc's own setting, as the dashboard does).
-Each variant runs at every batch size (chunks of ``--chunk-len`` frames per forward
-pass; the gallery embeds 8). Calls are interleaved, medians of wall and CPU time; the thread
-count and the load average are written beside each figure.
+to 1e-5. glibc's malloc is set to reuse freed blocks (:mod:`strf_core.allocator`, as the
+``strf`` command sets it): otherwise page faults of fresh buffers blur the comparison
+(``bench/malloc_reuse.py`` measures that setting itself). Each variant runs at every batch
+size (chunks of ``--chunk-len`` frames per forward pass; the gallery embeds 8). Calls are
+interleaved, medians of wall and CPU time; the thread count and the load average are written
+beside each figure.
 
 Usage::
 
@@ -31,11 +32,11 @@ from _common import (
     interleaved_wall_and_cpu,
     load_average,
     markdown_table,
-    set_malloc,
     write_json,
 )
 
 from strf_core import build_model
+from strf_core.allocator import reuse_freed_memory
 from strf_core.data.transforms import normalize_clips
 
 
@@ -48,6 +49,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    malloc_reuse = reuse_freed_memory()
     device = torch.device("cpu")
     torch.manual_seed(0)
     model = build_model("p3dc_resnet_tiny", num_classes=625, strf=True).eval()
@@ -76,16 +78,8 @@ def main() -> None:
                 with torch.inference_mode():
                     return model_cl.frame_features(clip)
 
-            def reuse(clip=clip):
-                set_malloc("reuse")  # strf_core.allocator.reuse_freed_memory's setting
-                try:
-                    return current(clip)
-                finally:
-                    set_malloc("default")
-
             fns = {"no_grad": current, "inference_mode": inference}
             fns |= {"channels_last": channels_last, "inference_mode+channels_last": both}
-            fns["no_grad, malloc reuse"] = reuse
             want = current()
             for name, fn in fns.items():
                 torch.testing.assert_close(fn(), want, atol=1e-5, rtol=1e-4, msg=name)
@@ -122,6 +116,7 @@ def main() -> None:
     header = ["size", "chunks/pass", "threads", *fns, "no_grad frames/CPU-s", "load"]
     print(markdown_table(header, rows))
     facts = device_facts(device) | {"threads": args.threads, "model": "p3dc_resnet_tiny + STRF"}
+    facts["malloc_reuse"] = malloc_reuse
     path = write_json("embed_speed", {"facts": facts, "results": results}, args.out)
     print(f"\nwrote {path}")
 

@@ -3,6 +3,9 @@
 Measured in one run, medians of interleaved repeats (so machine drift hits every variant alike),
 with the thread count and the load average written beside the figures:
 
+glibc's malloc is set as the ``strf`` command sets it (``strf_core.allocator``; what that changes
+is ``bench/malloc_reuse.py``'s to measure).
+
 1. train step (forward, backward, Adam) of ``--model`` (default ``p3dc_resnet50``) without STRF,
    with STRF at stages 2-3 on the explicit mask product and on the fused one, per clip size:
    wall and CPU seconds, GFLOP/s (FLOPs counted once with ``torch.utils.flop_counter``), peak
@@ -40,21 +43,14 @@ from _common import (
     markdown_table,
     peak_memory_bytes,
     pick_device,
-    set_malloc,
     write_json,
 )
 
 from strf_core import STRF, build_model
+from strf_core.allocator import reuse_freed_memory
 
-# The train step's variants: name -> (STRF's mask product or None for none, glibc malloc mode).
-# "reuse" is what the strf command runs with (strf_core.allocator); "default" is glibc's own.
-VARIANTS = {
-    "P3D-C": (None, "reuse"),
-    "STRF-P3D-C explicit": ("explicit", "reuse"),
-    "STRF-P3D-C fused": ("fused", "reuse"),
-    "P3D-C, glibc default malloc": (None, "default"),
-    "STRF-P3D-C explicit, glibc default malloc": ("explicit", "default"),
-}
+# The train step's variants: name -> STRF's mask product (None: no STRF).
+VARIANTS = {"P3D-C": None, "STRF-P3D-C explicit": "explicit", "STRF-P3D-C fused": "fused"}
 # Backward nodes of the fused SDPA kernels; SDPA's math kernel (and the explicit path) leave
 # plain matmul and softmax nodes.
 KERNEL_NODES = {
@@ -89,23 +85,18 @@ def bench_train_step(
     clips = torch.randn(batch, 3, 4, *size, device=device)
     labels = torch.randint(0, 625, (batch,), device=device)
     steps, params, flops = {}, {}, {}
-    for key, (attention, malloc) in VARIANTS.items():
-        if malloc == "default" and device.type == "cuda":
-            continue  # glibc's malloc serves host memory only
+    for key, attention in VARIANTS.items():
         model = _build(model_name, attention, device)
         optimizer = torch.optim.Adam(model.parameters(), lr=3e-4, weight_decay=5e-4)
 
-        def step(model=model, optimizer=optimizer, malloc=malloc):
-            set_malloc(malloc)
+        def step(model=model, optimizer=optimizer):
             optimizer.zero_grad(set_to_none=True)
             with _autocast(device):
                 logits = model(clips).logits
             F.cross_entropy(logits.float(), labels).backward()
             optimizer.step()
 
-        # Forward and backward, in glibc's own mode: also raises its mmap threshold to where
-        # set_malloc("default") expects it.
-        with FlopCounterMode(display=False) as counter:
+        with FlopCounterMode(display=False) as counter:  # forward and backward
             with _autocast(device):
                 logits = model(clips).logits
             F.cross_entropy(logits.float(), labels).backward()
@@ -209,7 +200,6 @@ def bench_mask_product(
                         return unit(x)
 
                     def step(forward=forward, unit=unit, x=x, grad=grad):
-                        set_malloc("reuse")  # as the strf command runs
                         forward().backward(grad)
                         x.grad = None
                         unit.zero_grad(set_to_none=True)
@@ -248,6 +238,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", default=None, help="JSON path (default bench/results/)")
     args = parser.parse_args()
+    malloc_reuse = reuse_freed_memory()  # as the strf command runs (bench/malloc_reuse.py)
     device = pick_device(args.device)
     batch = args.batch or (32 if device.type == "cuda" else 2)
     sizes = [_size(text) for text in args.sizes]
@@ -261,8 +252,7 @@ def main() -> None:
         train[clip] = bench_train_step(args.model, size, batch, device, args.repeats)
         train_ratios[clip] = {}
         for key, v in train[clip].items():
-            malloc = VARIANTS[key][1]
-            base = train[clip]["P3D-C" if malloc == "reuse" else "P3D-C, glibc default malloc"]
+            base = train[clip]["P3D-C"]
             ratio = {
                 "time": v["seconds"] / base["seconds"],
                 "cpu_time": v["cpu_seconds"] / base["cpu_seconds"],
@@ -295,9 +285,9 @@ def main() -> None:
                 "params",
                 "step (s)",
                 "CPU (s)",
-                "time / its P3D-C",
-                "CPU / its P3D-C",
-                "FLOPs / its P3D-C",
+                "time / P3D-C",
+                "CPU / P3D-C",
+                "FLOPs / P3D-C",
                 "GFLOP/s",
                 "peak MiB",
                 "load avg (1/5/15 min)",
@@ -355,6 +345,7 @@ def main() -> None:
         {
             "facts": device_facts(device),
             "model": args.model,
+            "malloc_reuse": malloc_reuse,
             "batch": batch,
             "repeats": args.repeats,
             "train_step": train,
