@@ -103,6 +103,7 @@ def bench_train_step(
         model.zero_grad(set_to_none=True)
         steps[key], flops[key] = step, counter.get_total_flops()
         params[key] = sum(p.numel() for p in model.parameters())
+    reuse_freed_memory()  # again: peak_memory_bytes() sets glibc's malloc to return memory
     load_before = load_average()
     wall, cpu = interleaved_wall_and_cpu(steps, repeats=repeats, warmup=1, device=device)
     load_after = load_average()
@@ -205,6 +206,7 @@ def bench_mask_product(
                         unit.zero_grad(set_to_none=True)
 
                     forwards[path], steps[path] = forward, step
+                reuse_freed_memory()  # again, after peak_memory_bytes()
                 seconds = interleaved_medians(steps, repeats=repeats, warmup=2, device=device)
                 for path in steps:
                     rows.append(
