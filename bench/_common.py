@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from strf_core.allocator import M_MMAP_MAX, M_TRIM_THRESHOLD
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -32,18 +34,35 @@ def interleaved_medians(
     fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int, device: torch.device
 ) -> dict[str, float]:
     """Median seconds per call of each function, calls interleaved so drift hits all alike."""
+    return interleaved_wall_and_cpu(fns, repeats=repeats, warmup=warmup, device=device)[0]
+
+
+def interleaved_wall_and_cpu(
+    fns: dict[str, Callable[[], object]], *, repeats: int, warmup: int, device: torch.device
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall seconds and median CPU seconds (this process, all threads) per call.
+
+    On a machine shared with other work the CPU time is what a call costs whatever share of
+    the cores it got; the wall time is what it took. Calls are interleaved, so drift in the
+    load hits every function alike.
+    """
     for _ in range(warmup):
         for fn in fns.values():
             fn()
-    times: dict[str, list[float]] = {k: [] for k in fns}
+    wall: dict[str, list[float]] = {k: [] for k in fns}
+    cpu: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for key, fn in fns.items():
             sync(device)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             sync(device)
-            times[key].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
+            wall[key].append(time.perf_counter() - start)
+            cpu[key].append(time.process_time() - start_cpu)
+    return (
+        {k: statistics.median(v) for k, v in wall.items()},
+        {k: statistics.median(v) for k, v in cpu.items()},
+    )
 
 
 def _return_freed_memory_to_the_os() -> None:
@@ -53,8 +72,9 @@ def _return_freed_memory_to_the_os() -> None:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
         return
+    libc.mallopt(M_MMAP_MAX, 65536)  # undo strf_core.allocator.reuse_freed_memory
     libc.mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD
-    libc.mallopt(-1, 64 * 1024)  # M_TRIM_THRESHOLD
+    libc.mallopt(M_TRIM_THRESHOLD, 64 * 1024)
     libc.malloc_trim(0)
 
 
@@ -101,6 +121,9 @@ def device_facts(device: torch.device) -> dict[str, object]:
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
+        # 1/5/15-minute load averages when the facts are taken (every script takes them as it
+        # writes its results); scripts that time in stages also record them per stage.
+        "loadavg": load_average(),
     }
     if device.type == "cuda":
         facts["gpu"] = torch.cuda.get_device_name(device)

@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "strf_core"
 # Lowest first. A package may import its own modules and those of lower layers, nothing else
 # (so engine and retrieval, on one layer, never import each other).
 LAYERS = (
-    {"paper", "package_data", "atomic"},
+    {"paper", "package_data", "atomic", "allocator"},
     {"modules", "metrics"},
     {"models"},
     {"losses", "data"},

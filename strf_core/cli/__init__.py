@@ -129,6 +129,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``strf`` with ``argv`` (default: the process's arguments); return the exit status."""
+    if argv is None:  # a process of its own, not a caller's (tests pass argv)
+        from strf_core.allocator import reuse_freed_memory
+
+        reuse_freed_memory()  # large activations reuse their pages (strf_core/allocator.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     wanted = argv[:1] if argv and argv[0] in COMMANDS else []  # built in full, alone
     args = build_parser(wanted).parse_args(argv)

@@ -16,6 +16,12 @@ than values and keeps no ``L x L`` matrix, and the explicit product elsewhere: o
 SDPA kernel accepts ``Dk != Dv``, so SDPA runs its math kernel, which is slower and saves more than
 the explicit product (``bench/strf_overhead.py`` measures both).
 
+The explicit path softmaxes the rows of ``C`` and applies the result as ``(M^T f_hat^T)^T``:
+``C`` being symmetric, ``softmax(C, dim=-1)`` is ``M^T``, laid out so that the softmax, its
+backward and the product's backward all run along contiguous rows (a softmax over ``dim=-2``
+reduces across rows, 1.3-1.5x slower, and its backward needs a transposed copy of the gradient;
+``bench/strf_overhead.py`` measures the unit).
+
 Numerics: the logits are formed in float32 (explicit path) or inside the attention kernel. In
 float16 the dot-product logits of large activations overflow (65504 is the largest half), so a
 float16 product with un-normalised keys is run in float32; bfloat16 has float32's range.
@@ -46,26 +52,34 @@ def attention_mask(keys: Tensor, *, kappa: float) -> Tensor:
 
     Returns:
         The mask; each column ``M[:, :, j]`` is a distribution over source positions ``i``.
+        A transposed view of a contiguous tensor (``.contiguous()`` gives ``M``'s own layout).
 
     Shape:
         keys: ``(N, Dk, L)``. Returns: ``(N, L, L)``.
     """
     keys = keys.float()
     with torch.autocast(keys.device.type, enabled=False):
-        logits = kappa * keys.transpose(1, 2) @ keys  # (N, L, L)
-        return torch.softmax(logits, dim=-2)
+        logits = kappa * keys.transpose(1, 2) @ keys  # (N, L, L), symmetric
+        # Row j of softmax(C, dim=-1) is column j of M (C = C^T): a contiguous M^T, returned
+        # as its transposed view (see the module docstring).
+        return torch.softmax(logits, dim=-1).transpose(1, 2)
 
 
 def apply_mask(values: Tensor, mask: Tensor, *, exact_logits: bool = False) -> Tensor:
     """``values @ mask`` in the dtype of ``values`` (float32 for float16 with ``exact_logits``).
+
+    Computed as ``(mask^T @ values^T)^T``: for a mask from :func:`attention_mask` (a transposed
+    view of a contiguous ``M^T``) the backward pass then writes ``M^T``'s gradient contiguously,
+    as the softmax's backward reads it. The result is made contiguous (one copy of the values'
+    size), so that the layers after the unit see the layout they were given.
 
     Shape:
         values: ``(N, Dv, L)``; mask: ``(N, L, L)``. Returns: ``(N, Dv, L)``.
     """
     work_dtype = _work_dtype(values.dtype, exact_logits)
     with torch.autocast(values.device.type, enabled=False):
-        out = values.to(work_dtype) @ mask.to(work_dtype)
-    return out.to(values.dtype)
+        out_t = mask.to(work_dtype).mT @ values.to(work_dtype).mT  # (N, L, Dv)
+    return out_t.mT.to(values.dtype).contiguous()  # (N, Dv, L)
 
 
 def _work_dtype(dtype: torch.dtype, exact_logits: bool) -> torch.dtype:

@@ -118,10 +118,15 @@ class FactorizedBranch(nn.Module):
         self.kappa = kappa
         self.similarity = similarity
         self.attention = attention
+        # A 1x1x1 pool (r = 1: t_dynamic, s_fine) is the identity: skipped, and kept only so
+        # that every branch names its kernel.
+        self.pool_is_identity = all(k == 1 for k in pool_kernel)
 
     def keys(self, x: Tensor) -> Tensor:
         """``T = G(H(x))``, ``(N, C/n*T, HW)``, float32; unit-norm per position for cosine."""
-        t = self.pool(self.reduce(x))  # (N, C/n, T, H, W)
+        t = self.reduce(x)  # (N, C/n, T, H, W)
+        if not self.pool_is_identity:
+            t = self.pool(t)
         t = t.flatten(1, 2).flatten(2).float()  # (N, C/n*T, HW)
         if self.similarity == "cosine":
             t = F.normalize(t, dim=1)
