@@ -104,6 +104,10 @@ from strf_core.synth.occlude import occlude
 
 RESULTS_DIR = results_dir()  # docs/results/, the checkout's or an installed wheel's copy
 DISPLAY_SIZE = (128, 64)  # (H, W) frames are shown at (the demo world's size)
+# The page decodes a few clips, with PIL: importing torchvision's decoder would import
+# torch._dynamo (about 3 s of CPU) before the first page. Both decode JPEG with libjpeg-turbo, to
+# the same pixels (tests/test_pipeline.py), so the clips equal the test loader's.
+DECODER = "pil"
 BRANCH_LABELS = {
     "t_dynamic": "temporal dynamic",
     "t_static": "temporal static",
@@ -320,7 +324,7 @@ def query_clip(ws: Workspace, index: int, max_frames: int = 32) -> torch.Tensor:
     if len(tracklet.frames) > max_frames:
         keep = np.linspace(0, len(tracklet.frames) - 1, max_frames).round().astype(int)
         tracklet = tracklet._replace(frames=tuple(tracklet.frames[i] for i in keep))
-    return load_clip(tracklet, DISPLAY_SIZE)
+    return load_clip(tracklet, DISPLAY_SIZE, decoder=DECODER)
 
 
 @st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=2048)
@@ -328,7 +332,7 @@ def gallery_thumbnail(ws: Workspace, index: int) -> np.ndarray:
     """The middle frame of a gallery tracklet at display size, ``(H, W, 3)`` uint8."""
     tracklet = ws.dataset.gallery[index]
     middle = tracklet._replace(frames=(tracklet.frames[len(tracklet.frames) // 2],))
-    return as_images(load_clip(middle, DISPLAY_SIZE))[0]
+    return as_images(load_clip(middle, DISPLAY_SIZE, decoder=DECODER))[0]
 
 
 # --------------------------------------------------------------------------- uploads
@@ -1000,7 +1004,7 @@ def gallery_clip(ws: Workspace, index: int, max_frames: int = 32) -> torch.Tenso
     tracklet = ws.dataset.gallery[index]
     keep = np.linspace(0, len(tracklet.frames) - 1, min(max_frames, len(tracklet.frames)))
     frames = tuple(tracklet.frames[i] for i in np.unique(keep.round().astype(int)))
-    return load_clip(tracklet._replace(frames=frames), DISPLAY_SIZE)
+    return load_clip(tracklet._replace(frames=frames), DISPLAY_SIZE, decoder=DECODER)
 
 
 @st.cache_data(hash_funcs=HASH, show_spinner=False, max_entries=256)

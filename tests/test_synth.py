@@ -6,14 +6,17 @@ import argparse
 import hashlib
 import itertools
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.io
+import torch
 
 from strf_core.cli.data import add_synth_parser
+from strf_core.data.pipeline import read_frame
 from strf_core.data.datasets.mars import (
     INFO_FILES,
     MAT_VARIABLES,
@@ -143,6 +146,32 @@ def test_our_mars_loader_reads_it(tiny):
 
 
 # --------------------------------------------------------------------------- metadata
+
+
+def test_its_frames_decode_to_the_same_pixels_with_pil_and_torchvision(tiny):
+    # The loaders decode with torchvision, the dashboard with PIL (app/resources.py: DECODER);
+    # a libjpeg build with another IDCT in either would make its clips differ from the loader's.
+    frames = sorted((tiny / SPLIT_DIRS["test"]).rglob("*.jpg"))
+    assert len(frames) > 100
+    for path in frames[:: max(1, len(frames) // 200)]:
+        pil, torchvision = read_frame(str(path), "pil"), read_frame(str(path), "torchvision")
+        assert torch.equal(pil, torchvision), path
+
+
+def test_metadata_is_read_again_once_the_file_changes(tiny, tmp_path):
+    # load_metadata keeps the parsed file; a world regenerated in the same process (the
+    # dashboard's, a notebook's) must not be served its old metadata.
+    (tmp_path / META_NAME).write_bytes((tiny / META_NAME).read_bytes())
+    first = load_metadata(tmp_path)
+    assert load_metadata(tmp_path) is first  # unchanged file: parsed once
+    changed = dict(first, generator=dict(first["generator"], seed=first["generator"]["seed"] + 1))
+    replacement = tmp_path / "new.json"
+    replacement.write_text(json.dumps(changed))
+    os.replace(replacement, tmp_path / META_NAME)  # as the generator writes it: atomically
+    assert load_metadata(tmp_path)["generator"]["seed"] == first["generator"]["seed"] + 1
+    text = (tmp_path / META_NAME).read_text().replace('"preset": "tiny"', '"preset": "tinY"')
+    (tmp_path / META_NAME).write_text(text)  # rewritten in place, same size
+    assert load_metadata(tmp_path)["generator"]["preset"] == "tinY"
 
 
 def test_metadata_matches_the_tree(tiny):

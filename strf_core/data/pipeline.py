@@ -31,9 +31,10 @@ and collate, which makes the loader with workers markedly faster (``bench/loader
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -42,12 +43,6 @@ import torch
 from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
-from torchvision.io import ImageReadMode
-
-try:
-    from torchvision.io import decode_image
-except ImportError:  # a torchvision without its deprecated image codecs
-    decode_image = None
 
 from strf_core.data.samplers import IdentityBatchSampler, SampleKey, build_batch_sampler
 from strf_core.data.temporal import chunk_indices, evenly_spaced_indices, train_clip_indices
@@ -97,6 +92,20 @@ class TestItem(NamedTuple):
     __test__ = False  # not a pytest test class, whatever its name
 
 
+@functools.cache
+def _torchvision_decoder() -> Callable[[str], Tensor] | None:
+    """torchvision's RGB file decoder, imported on first use; None in a torchvision without it.
+
+    Importing torchvision imports ``torch._dynamo`` (about 3 s of CPU here); a process that
+    decodes with PIL only (the dashboard's few frames) does without it.
+    """
+    try:
+        from torchvision.io import ImageReadMode, decode_image
+    except ImportError:  # a torchvision without its deprecated image codecs
+        return None
+    return functools.partial(decode_image, mode=ImageReadMode.RGB)
+
+
 def read_frame(path: str, decoder: Decoder = "auto") -> Tensor:
     """Decode one image file to RGB.
 
@@ -113,15 +122,16 @@ def read_frame(path: str, decoder: Decoder = "auto") -> Tensor:
     """
     if decoder == "auto":
         suffix = Path(path).suffix.lower()
-        use_torchvision = decode_image is not None and suffix in _TORCHVISION_SUFFIXES
+        use_torchvision = suffix in _TORCHVISION_SUFFIXES and _torchvision_decoder() is not None
         decoder = "torchvision" if use_torchvision else "pil"
     if decoder == "torchvision":
-        if decode_image is None:
+        decode = _torchvision_decoder()
+        if decode is None:
             raise ValueError("this torchvision has no image decoder: use decoder='pil'")
         with warnings.catch_warnings():
             # torchvision 0.29 deprecates its image codecs in favour of TorchCodec, on every call.
             warnings.simplefilter("ignore", DeprecationWarning)
-            return decode_image(path, mode=ImageReadMode.RGB)
+            return decode(path)
     if decoder == "pil":
         with Image.open(path) as image:
             if image.mode != "RGB":

@@ -19,6 +19,10 @@ torchreid applies its image transforms frame by frame, so each frame of a clip g
 and its own erased patch: the clip then shows a person jumping left and right, which a temporal
 model cannot learn from. Here :meth:`ClipTransform.draw` makes the decisions once and
 :meth:`ClipTransform.apply` applies them to every frame.
+
+torchvision is imported when a clip first needs it (a frame to resize, a flip, an erased patch):
+importing it imports ``torch._dynamo`` (about 3 s of CPU here), which a clip already at its size
+(the dashboard's demo frames) does without; torchvision's resize returns such a frame unchanged.
 """
 
 from __future__ import annotations
@@ -29,8 +33,15 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-import torchvision.transforms.v2.functional as F
 from torch import Tensor
+
+
+def _tv():
+    """torchvision's ``transforms.v2.functional``, imported on first use (module docstring)."""
+    import torchvision.transforms.v2.functional as F
+
+    return F
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -182,18 +193,21 @@ class ClipTransform:
                     f"frame {t}: expected a (3, H, W) uint8 image, "
                     f"got {tuple(frame.shape)} {frame.dtype}"
                 )
-            resized.append(
-                F.resize(frame, list(self.size), interpolation=F.InterpolationMode.BICUBIC)
-            )
+            if tuple(frame.shape[1:]) != self.size:
+                tv = _tv()
+                frame = tv.resize(
+                    frame, list(self.size), interpolation=tv.InterpolationMode.BICUBIC
+                )
+            resized.append(frame)
         clip = torch.stack(resized, dim=1)  # (3, T, H, W) uint8
         if params.flip:
-            clip = F.horizontal_flip(clip)  # mirrors the last dim of every frame
+            clip = _tv().horizontal_flip(clip)  # mirrors the last dim of every frame
         if self.normalize:
             clip = normalize_clips(clip, self.mean, self.std)
         if params.erase is not None:
             top, left, h, w = params.erase
             value = torch.tensor(self.erase_value) if self.normalize else self._erase_uint8
-            clip = F.erase(clip, top, left, h, w, value, inplace=True)
+            clip = _tv().erase(clip, top, left, h, w, value, inplace=True)
         return clip
 
     def __call__(

@@ -9,6 +9,7 @@ engine above it) never imports the generator: a dataset exposes what the file re
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,11 +27,23 @@ SPLIT_CHOICES = (("train", "test"), ("test",))
 
 
 def load_metadata(root: str | Path) -> dict:
-    """Read ``ROOT/synthetic_meta.json``."""
+    """Read ``ROOT/synthetic_meta.json``.
+
+    The parsed file is kept while the file stays the same (inode, size, modification time; the
+    generator replaces it atomically): a world's metadata is 1-2 MB, read by several callers as
+    the dashboard starts. Callers share the result and must not change it.
+    """
     path = Path(root) / META_NAME
     if not path.is_file():
         raise DatasetError(f"{path} not found: is {root} a synthetic dataset (strf synth)?")
-    return json.loads(path.read_text())
+    stat = path.stat()
+    return _parsed(str(path.resolve()), (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: str, version: tuple[int, int, int]) -> dict:
+    """``path`` parsed; ``version`` keys the cache to the file as it is now."""
+    return json.loads(Path(path).read_text())
 
 
 def _drawn(generator: dict) -> tuple[str, ...]:
