@@ -84,7 +84,13 @@ def stable_topk(sim: Tensor, k: int) -> tuple[Tensor, Tensor]:
     Shape:
         sim: ``(B, G)``. Returns: ``(B, k)`` values descending and their indices.
     """
-    values, indices = torch.topk(sim, k, dim=1)  # (B, k)
+    extra = int(k < sim.shape[1])  # the (k+1)-th entry, where there is one, shows boundary ties
+    values, indices = torch.topk(sim, k + extra, dim=1)  # (B, k + extra), descending
+    if not bool((values[:, 1:] == values[:, :-1]).any()):
+        # No two of the k + 1 best are equal: the top k are distinct, and every entry left out
+        # is below the k-th. So topk's answer is already the tie-ordered one (the usual case).
+        return values[:, :k], indices[:, :k]
+    values, indices = values[:, :k], indices[:, :k]
     boundary = values[:, -1:]  # (B, 1)
     # Rows where more entries equal the k-th value than topk kept: keep the earliest ones.
     short = (sim == boundary).sum(1) > (values == boundary).sum(1)
