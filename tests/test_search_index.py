@@ -26,6 +26,27 @@ def test_stable_topk_keeps_the_earliest_ties_at_the_boundary(k):
     assert torch.equal(values, want_values)
 
 
+@pytest.mark.parametrize("k", [1, 5, 39, 40])
+def test_stable_topk_with_distinct_values_and_one_tie_at_the_boundary(k):
+    # Distinct values take the short way (topk's own answer); a single pair tied exactly at the
+    # k-th place must still keep the earlier entry of the two, whichever one topk returns.
+    g = torch.Generator().manual_seed(k)
+    sim = torch.stack([torch.randperm(40, generator=g) for _ in range(3)]).float() / 7.0
+    for rows in (sim[:1], sim):  # one query (the dashboard's), a block
+        values, indices = stable_topk(rows.clone(), k)
+        want_values, want_indices = reference_topk(rows, k)
+        assert torch.equal(indices, want_indices) and torch.equal(values, want_values)
+    tied = sim.clone()
+    order = torch.argsort(tied[1], descending=True)
+    kth, late = order[k - 1], order[min(k, 39)]  # the k-th best and the next one
+    early, later = sorted((int(kth), int(late)))
+    tied[1, early] = tied[1, later] = tied[1, kth]  # one exact tie at the boundary
+    values, indices = stable_topk(tied.clone(), k)
+    want_values, want_indices = reference_topk(tied, k)
+    assert torch.equal(indices, want_indices) and torch.equal(values, want_values)
+    assert early in indices[1].tolist()
+
+
 def test_brute_force_index_equals_a_full_sort_with_duplicates_and_blocks():
     g = torch.Generator().manual_seed(0)
     gallery = torch.randn(120, 16, generator=g)
