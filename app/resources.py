@@ -106,7 +106,8 @@ RESULTS_DIR = results_dir()  # docs/results/, the checkout's or an installed whe
 DISPLAY_SIZE = (128, 64)  # (H, W) frames are shown at (the demo world's size)
 # The page decodes a few clips, with PIL: importing torchvision's decoder would import
 # torch._dynamo (about 3 s of CPU) before the first page. Both decode JPEG with libjpeg-turbo, to
-# the same pixels (tests/test_pipeline.py), so the clips equal the test loader's.
+# the same pixels (tests/test_synth.py checks the generator's frames), so the clips equal the
+# test loader's.
 DECODER = "pil"
 BRANCH_LABELS = {
     "t_dynamic": "temporal dynamic",
