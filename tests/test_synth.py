@@ -16,7 +16,6 @@ import scipy.io
 import torch
 
 from strf_core.cli.data import add_synth_parser
-from strf_core.data.pipeline import read_frame
 from strf_core.data.datasets.mars import (
     INFO_FILES,
     MAT_VARIABLES,
@@ -24,6 +23,7 @@ from strf_core.data.datasets.mars import (
     parse_frame_name,
     pid_folder,
 )
+from strf_core.data.pipeline import read_frame
 from strf_core.synth import (
     GAIT_RANGES,
     META_NAME,
