@@ -68,6 +68,7 @@ from strf_core.explain import (
     AttentionMap,
     PositionAttention,
     as_images,
+    chosen_similarity_gradcam,
     evidence_frames,
     frame_evidence,
     inspect_unit,
@@ -509,8 +510,11 @@ def analyse(
     model = ws.models[label]
     gallery = ws.galleries[label]
     clip = resize_for(model, _clip)  # (3, T, h, w): the model's input size
-    with _switch(model, branches):
-        ranking = gallery.rank(model.model, clip, k=k, pid=pid, camid=camid, exclude_junk=True)
+    found = {}
+
+    def choose(query: torch.Tensor) -> torch.Tensor:
+        """Rank with the query's embedding (or clip); the gallery embedding to explain."""
+        ranking = gallery.rank(model.model, query, k=k, pid=pid, camid=camid, exclude_junk=True)
         score = None
         if pid is not None and camid is not None:
             score = gallery.score(model.model, ranking.query_feature, pid, camid)
@@ -519,8 +523,17 @@ def analyse(
             explained = score.best_match
         if target is not None:
             explained = target
-        feature = gallery.features(model.model)[explained]
-        maps = similarity_gradcam(model.model, clip, feature)
+        found.update(ranking=ranking, score=score, explained=explained)
+        return gallery.features(model.model)[explained]
+
+    with _switch(model, branches):
+        if clip.shape[1] <= (gallery.settings["chunk_len"] or 0):
+            # One chunk: the embedding of Grad-CAM's forward pass is the dense one (to float32
+            # rounding), so the clip is run through the model once, not twice.
+            maps, _ = chosen_similarity_gradcam(model.model, clip, choose)
+        else:  # longer clips are embedded chunk by chunk, as the gallery was
+            maps = similarity_gradcam(model.model, clip, choose(clip))
+    ranking, score, explained = found["ranking"], found["score"], found["explained"]
     return Analysis(
         ranking=ranking,
         score=score,

@@ -21,6 +21,7 @@ from strf_core.explain import (
     branch_contributions,
     capture_inputs,
     cell_at,
+    chosen_similarity_gradcam,
     colorize,
     fam_masks,
     identity_gradcam,
@@ -33,7 +34,7 @@ from strf_core.explain import (
     shared_weight_copy,
     similarity_gradcam,
 )
-from strf_core.retrieval import Gallery, load_clip
+from strf_core.retrieval import Gallery, embed_clip, load_clip
 from strf_core.synth import generate
 
 SIZE = (128, 64)
@@ -135,6 +136,28 @@ def test_similarity_score_is_the_rankings(strf_model, dataset):
         strf_model, load_clip(query, SIZE), gallery.features(strf_model)[top.index]
     )
     assert maps.score == pytest.approx(1.0 - top.distance, abs=1e-5)
+
+
+def test_chosen_similarity_gradcam_ranks_and_explains_in_one_forward(strf_model, dataset, clip):
+    # The dashboard's toggle: rank with the embedding of Grad-CAM's own forward pass, explain
+    # the chosen entry. Embedding, choice and maps must equal the two-pass way.
+    gallery = Gallery(dataset.gallery[:6], size=SIZE)
+    calls = []
+
+    def choose(feature):
+        calls.append(feature)
+        return gallery.features(strf_model)[gallery.rank(strf_model, feature, k=3).hits[1].index]
+
+    with active_branches("t_static", "s_coarse"):  # the switches reach both passes
+        maps, feature = chosen_similarity_gradcam(strf_model, clip, choose)
+        dense = embed_clip(strf_model, clip)
+        second = gallery.rank(strf_model, clip, k=3).hits[1].index
+        two_pass = similarity_gradcam(strf_model, clip, gallery.features(strf_model)[second])
+    assert len(calls) == 1 and not calls[0].requires_grad
+    torch.testing.assert_close(feature, dense, atol=1e-5, rtol=1e-5)  # 8 frames: one chunk
+    torch.testing.assert_close(maps.raw, two_pass.raw, atol=1e-5, rtol=1e-4)
+    assert maps.score == pytest.approx(two_pass.score, abs=1e-6)
+    assert maps.branches == ("s_coarse", "t_static")
 
 
 def test_all_zero_maps_give_zeros_and_a_flag_never_nan(strf_model, clip):

@@ -31,6 +31,7 @@ from strf_core.explain.frames import evidence_frames, frame_evidence
 from strf_core.explain.gradcam import (
     FrameGradCam,
     FrameMaps,
+    chosen_similarity_gradcam,
     identity_gradcam,
     normalize_maps,
     prepare_clip,
@@ -57,6 +58,7 @@ __all__ = [
     "branch_contributions",
     "capture_inputs",
     "cell_at",
+    "chosen_similarity_gradcam",
     "colorize",
     "evidence_frames",
     "fam_masks",

@@ -190,6 +190,65 @@ def similarity_gradcam(
     )
 
 
+def chosen_similarity_gradcam(
+    model: nn.Module,
+    clip: Tensor,
+    choose: Callable[[Tensor], Tensor],
+    *,
+    layer: str = "layer4",
+    normalize: str = "tracklet",
+    isolation: str = "copy",
+) -> tuple[FrameMaps, Tensor]:
+    """:func:`similarity_gradcam` (Grad-CAM) to a gallery embedding chosen from the clip's own.
+
+    ``choose`` gets the clip's embedding from this Grad-CAM's forward pass and returns the
+    gallery embedding to explain, so a caller that ranks the gallery with that embedding and
+    explains an entry of the ranking (the dashboard's toggle) runs the model once, not twice.
+    The embedding is the model's forward on the whole clip: for a clip of at most one chunk it
+    equals :func:`~strf_core.features.embed_clip`'s to float32 rounding.
+
+    Args:
+        model: a :class:`~strf_core.models.ResNet3D` in eval mode (shared models are safe).
+        clip: the query's frames, uint8 (or normalised float).
+        choose: ``query_feature (D,) -> gallery_feature (D,)``, called once, without gradient.
+        layer, normalize, isolation: as for :func:`similarity_gradcam`.
+
+    Returns:
+        The maps (``score``: the cosine similarity to the chosen embedding) and the clip's
+        embedding ``(D,)`` (float32, CPU).
+
+    Shape:
+        clip: ``(3, T, H, W)``.
+    """
+    chosen: dict[str, Tensor] = {}
+
+    def forward(net: nn.Module) -> Callable[[Tensor], Tensor]:
+        def similarity(clips: Tensor) -> Tensor:
+            features = net(clips).features  # (1, D)
+            if "target" not in chosen:
+                chosen["query"] = features.detach()[0].float().cpu()
+                with torch.no_grad():
+                    target = choose(chosen["query"].clone()).detach().float().reshape(1, -1)
+                chosen["target"] = F.normalize(target, dim=1)
+            return F.cosine_similarity(features, chosen["target"].to(features.device), dim=1)
+
+        return similarity
+
+    maps = _explain(
+        model,
+        clip,
+        forward,
+        target=None,
+        target_name="similarity",
+        layer=layer,
+        method="gradcam",
+        normalize=normalize,
+        n_steps=0,
+        isolation=isolation,
+    )
+    return maps, chosen["query"]
+
+
 def identity_gradcam(
     model: nn.Module,
     clip: Tensor,
