@@ -78,9 +78,8 @@ class BruteForceIndex:
             sims.append(best_sim)
             indices.append(best_idx)
         cos = (sims[0] if len(sims) == 1 else torch.cat(sims)).div(q_norms)  # (Q, k)
-        return cos.neg_().add_(1.0).clamp_(0.0, 2.0), indices[0] if len(sims) == 1 else torch.cat(
-            indices
-        )
+        best = indices[0] if len(indices) == 1 else torch.cat(indices)
+        return cos.neg_().add_(1.0).clamp_(0.0, 2.0), best
 
 
 def stable_topk(sim: Tensor, k: int) -> tuple[Tensor, Tensor]:
