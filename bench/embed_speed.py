@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -38,6 +39,17 @@ from _common import (
 from strf_core import build_model
 from strf_core.allocator import reuse_freed_memory
 from strf_core.data.transforms import normalize_clips
+
+
+def _embedder(model: torch.nn.Module, clip: torch.Tensor, grad_mode) -> Callable[[], torch.Tensor]:
+    """Per-frame features of ``clip`` under ``grad_mode`` (``torch.no_grad`` or
+    ``torch.inference_mode``)."""
+
+    def run() -> torch.Tensor:
+        with grad_mode():
+            return model.frame_features(clip)
+
+    return run
 
 
 def main() -> None:
@@ -62,25 +74,13 @@ def main() -> None:
             clip = normalize_clips(torch.randint(0, 256, shape, dtype=torch.uint8))
             clip_cl = clip.contiguous(memory_format=torch.channels_last_3d)
 
-            def current(clip=clip):
-                with torch.no_grad():
-                    return model.frame_features(clip)
-
-            def inference(clip=clip):
-                with torch.inference_mode():
-                    return model.frame_features(clip)
-
-            def channels_last(clip=clip_cl):
-                with torch.no_grad():
-                    return model_cl.frame_features(clip)
-
-            def both(clip=clip_cl):
-                with torch.inference_mode():
-                    return model_cl.frame_features(clip)
-
-            fns = {"no_grad": current, "inference_mode": inference}
-            fns |= {"channels_last": channels_last, "inference_mode+channels_last": both}
-            want = current()
+            fns = {
+                "no_grad": _embedder(model, clip, torch.no_grad),
+                "inference_mode": _embedder(model, clip, torch.inference_mode),
+                "channels_last": _embedder(model_cl, clip_cl, torch.no_grad),
+                "inference_mode+channels_last": _embedder(model_cl, clip_cl, torch.inference_mode),
+            }
+            want = fns["no_grad"]()
             for name, fn in fns.items():
                 torch.testing.assert_close(fn(), want, atol=1e-5, rtol=1e-4, msg=name)
             frames = batch * args.chunk_len

@@ -168,26 +168,36 @@ def similarity_gradcam(
         clip: ``(3, T, H, W)``; gallery_feature: ``(D,)`` or ``(1, D)``.
     """
     target = F.normalize(gallery_feature.detach().float().reshape(1, -1), dim=1)
-
-    def forward(net: nn.Module) -> Callable[[Tensor], Tensor]:
-        def similarity(clips: Tensor) -> Tensor:
-            features = net(clips).features  # (N, D)
-            return F.cosine_similarity(features, target.to(features.device), dim=1)  # (N,)
-
-        return similarity
-
-    return _explain(
+    return _similarity_maps(
         model,
         clip,
-        forward,
-        target=None,
-        target_name="similarity",
+        lambda features: target,
         layer=layer,
         method=method,
         normalize=normalize,
         n_steps=n_steps,
         isolation=isolation,
     )
+
+
+def _similarity_maps(
+    model: nn.Module,
+    clip: Tensor,
+    target_of: Callable[[Tensor], Tensor],
+    **explain: object,
+) -> FrameMaps:
+    """Maps of the cosine similarity between the clip's embedding and ``target_of(embedding)``
+    (a unit-norm ``(1, D)``), with ``explain`` as :func:`_explain`'s keywords."""
+
+    def forward(net: nn.Module) -> Callable[[Tensor], Tensor]:
+        def similarity(clips: Tensor) -> Tensor:
+            features = net(clips).features  # (N, D)
+            target = target_of(features).to(features.device)
+            return F.cosine_similarity(features, target, dim=1)  # (N,)
+
+        return similarity
+
+    return _explain(model, clip, forward, target=None, target_name="similarity", **explain)
 
 
 def chosen_similarity_gradcam(
@@ -222,24 +232,18 @@ def chosen_similarity_gradcam(
     """
     chosen: dict[str, Tensor] = {}
 
-    def forward(net: nn.Module) -> Callable[[Tensor], Tensor]:
-        def similarity(clips: Tensor) -> Tensor:
-            features = net(clips).features  # (1, D)
-            if "target" not in chosen:
-                chosen["query"] = features.detach()[0].float().cpu()
-                with torch.no_grad():
-                    target = choose(chosen["query"].clone()).detach().float().reshape(1, -1)
-                chosen["target"] = F.normalize(target, dim=1)
-            return F.cosine_similarity(features, chosen["target"].to(features.device), dim=1)
+    def target_of(features: Tensor) -> Tensor:  # (1, D): chosen on the one forward pass
+        if "target" not in chosen:
+            chosen["query"] = features.detach()[0].float().cpu()
+            with torch.no_grad():
+                target = choose(chosen["query"].clone()).detach().float().reshape(1, -1)
+            chosen["target"] = F.normalize(target, dim=1)
+        return chosen["target"]
 
-        return similarity
-
-    maps = _explain(
+    maps = _similarity_maps(
         model,
         clip,
-        forward,
-        target=None,
-        target_name="similarity",
+        target_of,
         layer=layer,
         method="gradcam",
         normalize=normalize,
